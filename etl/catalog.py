@@ -1,0 +1,221 @@
+"""The catalog folder: immutable releases, atomic publishing, one writer at a time, catalog.json.
+
+Layout: `<catalog>/<dataset>/<version>/` per release, `<catalog>/catalog.json` as the index.
+A release is written and verified in a staging folder beside its target and appears with one
+`rename`, so a reader (or a crash) sees either the old catalog or the complete new release.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etl.errors import PublishError, UsageError
+
+STAGING_PREFIX = ".staging-"
+INDEX_NAME = "catalog.json"
+_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+
+
+class ReleaseConflict(PublishError):
+    """A release of that version exists with other content (exit 1: the input disagrees)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "published" or "unchanged"
+    release: Path
+
+
+def check_version(version: str) -> str:
+    if not _VERSION.match(version):
+        raise UsageError(f"version 「{version}」 must be letters, digits, '.', '_' or '-' (e.g. 2023-02-10).")
+    return version
+
+
+def publish(
+    catalog: Path,
+    dataset_name: str,
+    version: str,
+    write: Callable[[Path], None],
+    verify: Callable[[Path], None],
+    describe_conflict: Callable[[Path, Path], str],
+) -> Outcome:
+    """Stage, verify and move one release into the catalog; refuse to replace a different one."""
+    check_version(version)
+    target = catalog / dataset_name / version
+    created = not catalog.exists()
+    try:
+        catalog.mkdir(parents=True, exist_ok=True)
+        with catalog_lock(catalog):
+            remove_leftovers(catalog)
+            staging = catalog / f"{STAGING_PREFIX}{dataset_name}-{version}-{os.getpid()}"
+            try:
+                write(staging)
+                _fsync_tree(staging)
+                fault_point("staged")
+                verify(staging)
+                fault_point("verified")
+                if target.exists():
+                    if not _same_files(staging, target):
+                        raise ReleaseConflict(describe_conflict(target, staging))
+                    write_index(catalog)  # mends an index left stale by a crash
+                    return Outcome("unchanged", target)
+                target.parent.mkdir(exist_ok=True)
+                os.rename(staging, target)
+                _fsync_dir(target.parent)
+                fault_point("renamed")
+                write_index(catalog)
+                return Outcome("published", target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        raise PublishError(_os_message(exc, catalog)) from None
+    finally:
+        if created and catalog.is_dir() and not any(catalog.iterdir()):
+            catalog.rmdir()
+
+
+def _os_message(exc: OSError, catalog: Path) -> str:
+    what = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied",
+            errno.EROFS: "the file system is read-only", errno.EDQUOT: "the disk quota is exceeded"}
+    why = what.get(exc.errno or 0, exc.strerror or str(exc))
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"publishing into {catalog} failed: {why}{where}. Nothing was published and the catalog "
+            "is as it was; fix the problem and build again.")
+
+
+@contextmanager
+def catalog_lock(catalog: Path) -> Iterator[None]:
+    """An exclusive lock on the catalog folder; waits up to ETL_LOCK_TIMEOUT seconds (default 60).
+
+    The lock is flock(2) on the folder itself: no lock file to leave behind, and the kernel
+    releases it when its holder dies, so a killed build never leaves a stale lock.
+    """
+    timeout = float(os.environ.get("ETL_LOCK_TIMEOUT", "60"))
+    fd = os.open(catalog, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise PublishError(
+                        f"another build is publishing into {catalog} (waited {timeout:g}s for it). "
+                        "Nothing was published; run again when it has finished."
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def remove_leftovers(catalog: Path) -> None:
+    """Staging folders of interrupted runs (only the lock holder writes, so any found are dead)."""
+    for staging in catalog.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(staging, ignore_errors=True)
+    for tmp in catalog.glob(f".{INDEX_NAME}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def fault_point(name: str) -> None:
+    """Test hook: ETL_FAULT_PAUSE=<name> pauses here, ETL_FAULT_FAIL=<name> fails as if the disk were full."""
+    if os.environ.get("ETL_FAULT_PAUSE") == name:
+        print(f"etl: paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+    if os.environ.get("ETL_FAULT_FAIL") == name:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    names = sorted(p.name for p in a.iterdir())
+    if names != sorted(p.name for p in b.iterdir()):
+        return False
+    return all((a / n).read_bytes() == (b / n).read_bytes() for n in names)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for file in folder.iterdir():
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ── catalog.json ──────────────────────────────────────────────────────────────────────────
+
+
+def releases(catalog: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """(dataset, version, datapackage) for every complete release in the catalog."""
+    found = []
+    for package in sorted(catalog.glob("*/*/datapackage.json")):
+        release = package.parent
+        if release.name.startswith(".") or release.parent.name.startswith("."):
+            continue
+        try:
+            found.append((release.parent.name, release.name, json.loads(package.read_text(encoding="utf-8"))))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return found
+
+
+def index(catalog: Path) -> dict[str, Any]:
+    """The catalog index: every dataset and release, its resources and hashes, and the latest."""
+    datasets: dict[str, dict[str, Any]] = {}
+    for name, version, package in releases(catalog):
+        entry = datasets.setdefault(name, {"name": name, "title": package.get("title", ""), "releases": []})
+        entry["releases"].append({
+            "version": version,
+            "as_of": package.get("x-as-of"),
+            "path": f"{name}/{version}/datapackage.json",
+            "resources": [
+                {"name": r["name"], "path": f"{name}/{version}/{r['path']}", "format": r.get("format"),
+                 "bytes": r.get("bytes", r.get("x-bytes")), "hash": r.get("hash")}
+                for r in package.get("resources", [])
+            ],
+        })
+    for entry in datasets.values():
+        entry["releases"].sort(key=lambda r: (r["as_of"] or "", r["version"]))
+        entry["latest"] = entry["releases"][-1]["version"]
+        entry["title"] = next(p.get("title", "") for n, v, p in releases(catalog)
+                              if n == entry["name"] and v == entry["latest"])
+    return {"datasets": [datasets[k] for k in sorted(datasets)]}
+
+
+def write_index(catalog: Path) -> bool:
+    """Rewrite catalog.json atomically if it changed; True when written."""
+    text = json.dumps(index(catalog), ensure_ascii=False, indent=2) + "\n"
+    target = catalog / INDEX_NAME
+    if target.exists() and target.read_text(encoding="utf-8") == text:
+        return False
+    tmp = catalog / f".{INDEX_NAME}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    fault_point("index")
+    os.replace(tmp, target)
+    _fsync_dir(catalog)
+    return True

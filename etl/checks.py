@@ -1,0 +1,170 @@
+"""The document's own invariants, each a small named function over the tidy tables.
+
+Every check returns results (passed or failed) rather than raising, so that a run reports all
+failures at once. They need only the published tables, so `etl validate` runs them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from etl.report import CheckResult, failed, passed
+
+Tables = dict[str, pl.DataFrame]
+
+
+def _printed(tables: Tables, table: str, axis: str) -> pl.DataFrame:
+    t = tables["printed_totals"]
+    return t.filter((pl.col("対象表") == table) & (pl.col("集計軸") == axis))
+
+
+def _totals_by(tables: Tables, axis: str, check: str, noun: str) -> list[CheckResult]:
+    """Cells summed along one axis equal the totals printed for it."""
+    sums = tables["agreement_counts"].group_by(axis).agg(pl.col("協定数").sum().alias("計"))
+    printed = _printed(tables, "agreement_counts", axis).rename({"区分": axis})
+    both = printed.join(sums, on=axis, how="full", coalesce=True)
+    out = []
+    for r in both.iter_rows(named=True):
+        if r["印字値"] is None:
+            out.append(failed(check, "agreement_counts",
+                              f"{r[axis]} has counts but no printed {noun}.", label=r[axis],
+                              field="協定数", expected=None, actual=r["計"]))
+        elif r["計"] != r["印字値"]:
+            out.append(failed(check, "agreement_counts",
+                              f"{r[axis]} (line {r['原文行番号']}): printed {noun} {r['印字値']}, "
+                              f"cells sum to {r['計'] or 0}.", label=r[axis], field="協定数",
+                              expected=r["印字値"], actual=r["計"] or 0))
+    return out or [passed(check, "agreement_counts")]
+
+
+def row_totals(tables: Tables) -> list[CheckResult]:
+    """Every 協定種別 row sums to its printed 協定数."""
+    return _totals_by(tables, "協定種別", "agreement_counts.row_totals", "協定数")
+
+
+def column_totals(tables: Tables) -> list[CheckResult]:
+    """Every 相手方区分 column sums to its printed 合計."""
+    return _totals_by(tables, "相手方区分", "agreement_counts.column_totals", "合計")
+
+
+def _single(tables: Tables, table: str, axis: str) -> dict | None:
+    rows = _printed(tables, table, axis).to_dicts()
+    return rows[0] if len(rows) == 1 else None
+
+
+def grand_total(tables: Tables) -> list[CheckResult]:
+    """The 合計 row's printed total equals the sum of all cells."""
+    check = "agreement_counts.grand_total"
+    total = _single(tables, "agreement_counts", "総数")
+    cells = int(tables["agreement_counts"]["協定数"].sum())
+    if total is None:
+        return [failed(check, "agreement_counts", "the 合計 row's total is missing from printed_totals.")]
+    if total["印字値"] != cells:
+        return [failed(check, "agreement_counts",
+                       f"{total['区分']} row (line {total['原文行番号']}): printed total {total['印字値']}, "
+                       f"all cells sum to {cells}.", label=total["区分"], field="協定数",
+                       expected=total["印字値"], actual=cells)]
+    return [passed(check, "agreement_counts", label=str(cells))]
+
+
+def headline_total(tables: Tables) -> list[CheckResult]:
+    """The headline 「他の機関との連携協定数：N件」 equals the 合計 row's total."""
+    check = "agreement_counts.headline_total"
+    head = _single(tables, "agreement_counts", "見出し総数")
+    total = _single(tables, "agreement_counts", "総数")
+    if head is None or total is None:
+        return [failed(check, "agreement_counts", "the headline or the 合計 total is missing.")]
+    if head["印字値"] != total["印字値"]:
+        return [failed(check, "agreement_counts",
+                       f"headline 「{head['区分']}」 (line {head['原文行番号']}) prints {head['印字値']}件, "
+                       f"the 合計 row (line {total['原文行番号']}) prints {total['印字値']}.",
+                       label=head["区分"], expected=total["印字値"], actual=head["印字値"])]
+    return [passed(check, "agreement_counts", label=str(head["印字値"]))]
+
+
+def partner_count(tables: Tables) -> list[CheckResult]:
+    """The partner list has as many names as 【協定先:N団体】 says."""
+    check = "partnership_partners.count"
+    printed = _single(tables, "partnership_partners", "団体数")
+    listed = tables["partnership_partners"].height
+    if printed is None:
+        return [failed(check, "partnership_partners", "the printed partner count is missing.")]
+    if printed["印字値"] != listed:
+        return [failed(check, "partnership_partners",
+                       f"【協定先:{printed['印字値']}団体】 (line {printed['原文行番号']}) but {listed} "
+                       "names are listed above it.", label=printed["区分"],
+                       expected=printed["印字値"], actual=listed)]
+    return [passed(check, "partnership_partners", label=str(listed))]
+
+
+def _label(r: dict) -> str:
+    return f"取組ID {r['取組ID']} 「{r['協定名称']}」 (line {r['原文行番号']})"
+
+
+def budgets_positive(tables: Tables) -> list[CheckResult]:
+    """Every initiative has a budget, a positive whole number of 千円."""
+    check = "initiatives.budget_positive"
+    bad = tables["initiatives"].filter(pl.col("予算額_千円").is_null() | (pl.col("予算額_千円") <= 0))
+    return [
+        failed(check, "initiatives",
+               f"{_label(r)} has no budget (「N千円」)." if r["予算額_千円"] is None
+               else f"{_label(r)}: budget {r['予算額_千円']}千円 is not positive.",
+               label=str(r["取組ID"]), field="予算額_千円", expected="> 0", actual=r["予算額_千円"])
+        for r in bad.iter_rows(named=True)
+    ] or [passed(check, "initiatives")]
+
+
+def sub_amounts(tables: Tables) -> list[CheckResult]:
+    """A 「※うち…」 sub-amount has its label and is smaller than its budget."""
+    check = "initiatives.sub_amount_within_budget"
+    t = tables["initiatives"]
+    out = []
+    for r in t.filter(pl.col("うち額_千円").is_not_null() | pl.col("うち額_内容").is_not_null()).iter_rows(named=True):
+        if r["うち額_千円"] is None or r["うち額_内容"] is None:
+            missing = "amount" if r["うち額_千円"] is None else "「※うち…」 label"
+            out.append(failed(check, "initiatives", f"{_label(r)}: a うち sub-amount without its {missing}.",
+                              label=str(r["取組ID"]), field="うち額_千円", actual=r["うち額_千円"]))
+        elif r["予算額_千円"] is not None and r["うち額_千円"] >= r["予算額_千円"]:
+            out.append(failed(check, "initiatives",
+                              f"{_label(r)}: sub-amount うち{r['うち額_内容']} {r['うち額_千円']}千円 is not "
+                              f"smaller than the budget {r['予算額_千円']}千円.", label=str(r["取組ID"]),
+                              field="うち額_千円", expected=f"< {r['予算額_千円']}", actual=r["うち額_千円"]))
+    return out or [passed(check, "initiatives")]
+
+
+def initiative_partner_counts(tables: Tables) -> list[CheckResult]:
+    """協定先数 is at least the number of partners named for the initiative."""
+    check = "initiatives.partner_count"
+    named = tables["initiative_partners"].group_by("取組ID").len("名称数")
+    both = tables["initiatives"].join(named, on="取組ID", how="left").with_columns(pl.col("名称数").fill_null(0))
+    bad = both.filter(pl.col("協定先数").is_null() | (pl.col("協定先数") < pl.col("名称数")))
+    return [
+        failed(check, "initiatives", f"{_label(r)}: 協定先数 {r['協定先数']} but {r['名称数']} partners are named.",
+               label=str(r["取組ID"]), field="協定先数", expected=f">= {r['名称数']}", actual=r["協定先数"])
+        for r in bad.iter_rows(named=True)
+    ] or [passed(check, "initiatives")]
+
+
+INVARIANTS: list[Callable[[Tables], list[CheckResult]]] = [
+    row_totals,
+    column_totals,
+    grand_total,
+    headline_total,
+    partner_count,
+    budgets_positive,
+    sub_amounts,
+    initiative_partner_counts,
+]
+
+
+def run_invariants(tables: Tables) -> list[CheckResult]:
+    """Every invariant over the tables; a check whose table is missing fails rather than crashing."""
+    out: list[CheckResult] = []
+    for check in INVARIANTS:
+        try:
+            out.extend(check(tables))
+        except (KeyError, pl.exceptions.PolarsError) as exc:
+            out.append(failed(check.__name__, "release", f"could not run: {exc}"))
+    return out

@@ -1,0 +1,93 @@
+"""The `etl` command: a thin layer over `etl.pipeline` that turns outcomes into exit codes.
+
+Exit codes: 0 success; 1 the data is invalid (every failure listed) or a release of that version
+already exists with other content; 2 the input cannot be read or parsed, or the command was used
+wrongly; 3 publishing failed for a reason outside the data (disk full, permissions, another build
+holding the catalog). On any non-zero exit the catalog is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from etl import pipeline
+from etl.diff import diff_releases, render
+from etl.errors import EtlError
+from etl.report import Report
+
+EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_PUBLISH = 0, 1, 2, 3
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="etl", description=__doc__.split("\n")[0],
+                                epilog="Exit codes: 0 ok, 1 invalid data, 2 unreadable input or bad usage, "
+                                       "3 publishing failed (disk, permissions, lock).")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    b = sub.add_parser("build", help="extract, validate and publish one release into the catalog")
+    b.add_argument("--raw", type=Path, help="source document (default: the newest raw/*.txt)")
+    b.add_argument("--out", type=Path, default=Path("published"), help="catalog folder (default: published/)")
+    b.add_argument("--version", help="publish under this version name instead of the as-of date")
+    b.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
+    v = sub.add_parser("validate", help="re-validate a published release from its files")
+    v.add_argument("path", type=Path, help="a release folder or its datapackage.json")
+    v.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
+    d = sub.add_parser("diff", help="what changed between two releases, table by table")
+    d.add_argument("old", type=Path, help="the older release (folder or datapackage.json)")
+    d.add_argument("new", type=Path, help="the newer release (folder or datapackage.json)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return {"build": _build, "validate": _validate, "diff": _diff}[args.command](args)
+    except EtlError as exc:
+        print(f"etl {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"etl {args.command}: interrupted; the catalog is unchanged.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, without a traceback for the pipeline log
+        print(f"etl {args.command}: internal error ({type(exc).__name__}: {exc}). The catalog is "
+              "unchanged. Please report this with the input file.", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _write_report(report: Report, path: Path | None) -> None:
+    if path is not None:
+        try:
+            path.write_text(report.to_json(), encoding="utf-8")
+        except OSError as exc:
+            print(f"etl: could not write the report to {path}: {exc.strerror}", file=sys.stderr)
+
+
+def _build(args: argparse.Namespace) -> int:
+    raw = args.raw or pipeline.newest_document(Path("raw"))
+    result = pipeline.build(raw, args.out, args.version)
+    _write_report(result.report, args.report)
+    if not result.report.valid:
+        print(result.report.render())
+        print(f"\netl build: {raw} is not valid; nothing was published.", file=sys.stderr)
+        return EXIT_INVALID
+    outcome = result.outcome
+    print(result.report.render())
+    if outcome.status == "unchanged":
+        print(f"{outcome.release} is already published with identical content; nothing to do.")
+    else:
+        print(f"published {outcome.release}")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    report = pipeline.validate(args.path)
+    _write_report(report, args.report)
+    print(report.render())
+    return EXIT_OK if report.valid else EXIT_INVALID
+
+
+def _diff(args: argparse.Namespace) -> int:
+    diffs = diff_releases(args.old, args.new)
+    print(render(diffs))
+    return EXIT_OK

@@ -1,0 +1,32 @@
+"""The project's errors. Each carries a message written for a data steward."""
+
+from __future__ import annotations
+
+
+class EtlError(Exception):
+    """Base class: anything the CLI turns into a message and an exit code."""
+
+    exit_code = 2
+
+
+class SourceError(EtlError):
+    """The input file cannot be read as a text document (missing, binary, wrong encoding…)."""
+
+
+class LayoutError(EtlError):
+    """The text is readable but its layout is not the expected document's."""
+
+    def __init__(self, message: str, line: int | None = None):
+        self.line = line
+        where = f"line {line}: " if line else ""
+        super().__init__(where + message)
+
+
+class UsageError(EtlError):
+    """The command was used wrongly (bad path, bad option)."""
+
+
+class PublishError(EtlError):
+    """Writing the release failed (disk full, permissions, lock held); the catalog is unchanged."""
+
+    exit_code = 3

@@ -1,0 +1,118 @@
+"""Text normalisation for Japanese values: NFKC + dash fold, name keys, 和暦, amounts.
+
+Each rule is written once as a regex or table and offered both as a scalar function (for the
+parser and for tests) and as a polars expression (for the tidy tables).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+
+import polars as pl
+
+# Dash-like characters folded to ASCII "-" after NFKC. The long-vowel mark ー (U+30FC) is not
+# a dash and is never touched. NFKC already maps U+FE63 and U+FF0D to "-", and U+2011 to U+2010.
+DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
+_DASH_CLASS = f"[{DASHES}]"
+_DASH_RE = re.compile(_DASH_CLASS)
+
+# Legal forms (法人格) dropped when matching names across sections, longest first so that
+# 事業協同組合 wins over 協同組合. A branch name follows a legal form that ends the firm's name:
+# 大塚製薬株式会社仙台支店 → 大塚製薬.
+LEGAL_FORMS = (
+    "地方独立行政法人", "国立研究開発法人", "特定非営利活動法人", "独立行政法人",
+    "国立大学法人", "公立大学法人", "公益財団法人", "公益社団法人", "一般財団法人", "一般社団法人",
+    "社会福祉法人", "事業協同組合", "農業協同組合", "生活協同組合", "学校法人", "医療法人",
+    "宗教法人", "株式会社", "有限会社", "合同会社", "合資会社", "合名会社", "相互会社",
+    "協同組合", "NPO法人",
+    "(株)", "(有)", "(同)", "(一社)", "(一財)", "(公社)", "(公財)", "(学)", "(医)", "(福)", "(特非)",
+)
+_FORMS = "|".join(re.escape(f) for f in LEGAL_FORMS)
+_LEADING_FORMS = f"^(?:{_FORMS})+"
+_TRAILING_FORM_AND_BRANCH = f"(?:{_FORMS}).*$"
+
+# 和暦: era name → Gregorian year of its first year (元年).
+ERAS = {"令和": 2019, "平成": 1989, "昭和": 1926, "大正": 1912, "明治": 1868}
+_AMOUNT = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)千円")
+
+
+def normalize_text(value: str) -> str:
+    """NFKC, then every dash variant to "-"; idempotent, never alters ー."""
+    return _DASH_RE.sub("-", unicodedata.normalize("NFKC", value))
+
+
+def normalize_expr(expr: pl.Expr) -> pl.Expr:
+    """`normalize_text` as a polars expression."""
+    return expr.str.normalize("NFKC").str.replace_all(_DASH_CLASS, "-")
+
+
+def name_key(value: str) -> str:
+    """The exact key two spellings of one organisation share: normalised, legal forms and branch dropped."""
+    name = normalize_text(value).replace(" ", "")
+    key = re.sub(_TRAILING_FORM_AND_BRANCH, "", re.sub(_LEADING_FORMS, "", name))
+    return key or name
+
+
+def name_key_expr(expr: pl.Expr) -> pl.Expr:
+    """`name_key` as a polars expression."""
+    name = normalize_expr(expr).str.replace_all(" ", "", literal=True)
+    key = name.str.replace(_LEADING_FORMS, "").str.replace(_TRAILING_FORM_AND_BRANCH, "")
+    return pl.when(key == "").then(name).otherwise(key)
+
+
+def era_to_gregorian(era: str, year: str | int) -> int:
+    """令和5 → 2023; 元 is year 1 of the era."""
+    if era not in ERAS:
+        raise ValueError(f"unknown era {era!r}")
+    n = 1 if year == "元" else int(year)
+    if n < 1:
+        raise ValueError(f"{era}{year}年 is not a year")
+    return ERAS[era] + n - 1
+
+
+def fiscal_years(text: str) -> list[tuple[int, int | None]]:
+    """Every 年度 in `text` as (year from the era, Gregorian year printed beside it or None).
+
+    Reads 「2023（令和５）年度」, 「令和５年度」 and 「令和元年度」.
+    """
+    t = normalize_text(text)
+    eras = "|".join(ERAS)
+    found = []
+    for m in re.finditer(rf"(?:(\d{{4}})\s*\(\s*)?({eras})\s*(元|\d+)\s*\)?\s*年度", t):
+        printed = int(m[1]) if m[1] else None
+        found.append((era_to_gregorian(m[2], m[3]), printed))
+    return found
+
+
+def parse_date(text: str) -> dt.date | None:
+    """The first date written 2023年2月10日 or 令和5年2月10日 in `text`, else None."""
+    t = normalize_text(text)
+    eras = "|".join(ERAS)
+    m = re.search(rf"(?:(\d{{4}})|({eras})\s*(元|\d+))\s*年\s*(\d{{1,2}})\s*月\s*(\d{{1,2}})\s*日", t)
+    if not m:
+        return None
+    year = int(m[1]) if m[1] else era_to_gregorian(m[2], m[3])
+    try:
+        return dt.date(year, int(m[4]), int(m[5]))
+    except ValueError:
+        return None
+
+
+def amounts_in(text: str) -> list[tuple[int, int, int]]:
+    """Every 「N千円」 in `text` as (value, start, end); 円 amounts like 5,000円 are not matched."""
+    t = normalize_text(text)
+    return [(int(m[1].replace(",", "")), m.start(), m.end()) for m in _AMOUNT.finditer(t)]
+
+
+def amount_only(text: str) -> int | None:
+    """The value if `text` is exactly one 「N千円」 amount (a budget cell), else None."""
+    t = normalize_text(text).strip()
+    m = _AMOUNT.fullmatch(t)
+    return int(m[1].replace(",", "")) if m else None
+
+
+def display_width(text: str) -> float:
+    """Printed width in full-width characters: half-width forms count one half."""
+    return sum(0.5 if unicodedata.east_asian_width(c) in "HNa" else 1.0 for c in text)

@@ -1,0 +1,92 @@
+"""The library API the CLI wraps: build a release from a document, validate a release."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from frictionless import Package, system
+
+from etl import catalog, schemas
+from etl.diff import diff_releases, render
+from etl.errors import LayoutError, PublishError, UsageError
+from etl.extract import extract
+from etl.publish import write_release
+from etl.report import Report
+from etl.source import read_source
+from etl.transform import Dataset, transform
+from etl.validate import validate_dataset, validate_release
+
+_DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass
+class BuildResult:
+    report: Report
+    dataset: Dataset | None = None
+    outcome: catalog.Outcome | None = None
+
+
+def newest_document(raw_dir: Path) -> Path:
+    """The raw document with the latest date in its file name (…-YYYY-MM-DD.txt)."""
+    if not raw_dir.is_dir():
+        raise UsageError(f"{raw_dir}/ not found: pass --raw FILE or run from the repository root.")
+    docs = sorted(raw_dir.glob("*.txt"), key=lambda p: (_DATED.findall(p.name)[-1:] or [""], p.name))
+    if not docs:
+        raise UsageError(f"no source document (*.txt) in {raw_dir}/.")
+    return docs[-1]
+
+
+def load(path: Path) -> Dataset:
+    """Read, extract and transform one document (SourceError / LayoutError when unusable)."""
+    source = read_source(path)
+    raw = extract(source)
+    city = schemas.municipality()["市区町村名"]
+    if city not in raw.text:
+        raise LayoutError(f"the document never mentions {city}: is it another municipality's document?")
+    return transform(raw)
+
+
+def build(raw: Path, out: Path, version: str | None = None) -> BuildResult:
+    """Extract, validate and (when everything passes) publish one release into the catalog."""
+    if version is not None:
+        catalog.check_version(version)
+    dataset = load(raw)
+    report = validate_dataset(dataset)
+    if not report.valid:
+        return BuildResult(report, dataset)
+    outcome = catalog.publish(
+        out,
+        schemas.package_metadata()["name"],
+        version or dataset.as_of,
+        write=lambda folder: write_release(dataset, folder, raw.name, version or dataset.as_of),
+        verify=verify_release,
+        describe_conflict=_conflict_message,
+    )
+    return BuildResult(report, dataset, outcome)
+
+
+def verify_release(folder: Path) -> None:
+    """Re-read the staged files as a consumer would; any failure means the writer is wrong."""
+    report = validate_release(folder)
+    problems = [r.message for r in report.failures]
+    with system.use_context(trusted=True):
+        fl = Package(str(folder / "datapackage.json")).validate()
+    problems += [f"frictionless: {e.message}" for task in fl.tasks for e in task.errors][:20]
+    problems += [f"frictionless: {e.message}" for e in fl.errors]
+    if problems:
+        raise PublishError("the staged release failed verification and was not published:\n  "
+                           + "\n  ".join(problems))
+
+
+def _conflict_message(existing: Path, staged: Path) -> str:
+    diffs = [d for d in diff_releases(existing, staged) if not d.empty]
+    summary = render(diffs, limit=10) if diffs else "  (same data; the metadata or file bytes differ)"
+    return (f"release {existing.parent.name}/{existing.name} is already published with different content; "
+            f"releases are immutable, so it was left as it was.\n{summary}\n"
+            "To publish this content anyway, give it a new version name: etl build --version NAME.")
+
+
+def validate(path: Path) -> Report:
+    return validate_release(path)

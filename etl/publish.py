@@ -1,0 +1,147 @@
+"""Writing one release (CSV, Parquet, datapackage.json) into a folder, deterministically.
+
+The files depend only on the tables and the document's metadata: no clock, no host, no path.
+Building the same input twice gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl import schemas
+from etl.transform import Dataset
+
+PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+# CSV files start with a UTF-8 BOM: Excel in Japan opens BOM-less UTF-8 as Shift_JIS and shows
+# mojibake. pandas, polars, DuckDB and frictionless all read the BOM transparently.
+CSV_BOM = True
+PARQUET_SUFFIX = "_parquet"
+
+
+def file_stem(table: str) -> str:
+    """`072036_<table>`: the national file-name convention (city code, English slug)."""
+    return f"{schemas.municipality()['全国地方公共団体コード']}_{table}"
+
+
+def write_release(dataset: Dataset, folder: Path, source_name: str, version: str) -> dict[str, Any]:
+    """Write every table as CSV and Parquet plus datapackage.json into `folder`; return the descriptor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    resources = []
+    for ts in schemas.tables():
+        frame = dataset.tables[ts.name]
+        csv, parquet = folder / f"{file_stem(ts.name)}.csv", folder / f"{file_stem(ts.name)}.parquet"
+        frame.write_csv(csv, include_bom=CSV_BOM, line_terminator="\n")
+        write_parquet(ts, frame, parquet)
+        resources.append(_resource(ts, csv, "csv"))
+        resources.append(_resource(ts, parquet, "parquet"))
+    descriptor = package_descriptor(dataset, resources, source_name, version)
+    text = json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n"
+    (folder / "datapackage.json").write_text(text, encoding="utf-8")
+    return descriptor
+
+
+def write_parquet(ts: schemas.TableSchema, frame: pl.DataFrame, file: Path) -> None:
+    """Parquet with Arrow types from the schema, plus the pandas metadata that restores nullable
+    integers as pandas' Int64 (not float NaN). frictionless-py reads Parquet through pandas, so
+    without it an empty うち額_千円 would arrive as NaN and fail the integer type."""
+    table = frame.to_arrow().cast(pa.schema([(n, _ARROW[f["type"]]) for n, f in zip(ts.field_names, ts.fields)]))
+    columns = [
+        {"name": f["name"], "field_name": f["name"], "metadata": None, **_pandas_type(f)} for f in ts.fields
+    ]
+    meta = {"index_columns": [], "column_indexes": [], "columns": columns}
+    table = table.replace_schema_metadata({"pandas": json.dumps(meta, ensure_ascii=False)})
+    pq.write_table(table, file, compression="zstd")
+
+
+_ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
+          "date": pa.date32()}
+
+
+def _pandas_type(field: dict[str, Any]) -> dict[str, str]:
+    kind, required = field["type"], field.get("constraints", {}).get("required", False)
+    if kind == "integer":
+        return {"pandas_type": "int64", "numpy_type": "int64" if required else "Int64"}
+    if kind == "date":
+        return {"pandas_type": "date", "numpy_type": "object"}
+    if kind == "number":
+        return {"pandas_type": "float64", "numpy_type": "float64"}
+    if kind == "boolean":
+        return {"pandas_type": "bool", "numpy_type": "bool" if required else "boolean"}
+    return {"pandas_type": "unicode", "numpy_type": "object"}
+
+
+def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
+    data = file.read_bytes()
+    schema = ts.frictionless()
+    name = ts.name
+    if fmt == "parquet":
+        # Foreign keys of a Parquet resource point at the Parquet copy of the referenced table,
+        # so that each format validates on its own.
+        name += PARQUET_SUFFIX
+        schema["foreignKeys"] = [
+            {**fk, "reference": {**fk["reference"], "resource": fk["reference"]["resource"] + PARQUET_SUFFIX}}
+            for fk in schema.get("foreignKeys", [])
+        ]
+        if not schema["foreignKeys"]:
+            del schema["foreignKeys"]
+    resource: dict[str, Any] = {
+        "name": name,
+        "type": "table",
+        "path": file.name,
+        "title": ts.title,
+        "description": ts.description,
+        "format": fmt,
+        "mediatype": "text/csv" if fmt == "csv" else "application/parquet",
+    }
+    if fmt == "csv":
+        resource["encoding"] = "utf-8"
+    if fmt == "csv":
+        resource["bytes"] = len(data)
+    else:
+        # frictionless-py 5 reads Parquet through pyarrow and never counts its bytes, so a
+        # `bytes` property fails `frictionless validate`. The size is in catalog.json and
+        # `etl validate` checks it (and the hash) for every file.
+        resource["x-bytes"] = len(data)
+    resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+    resource["schema"] = schema
+    return resource
+
+
+def package_descriptor(
+    dataset: Dataset, resources: list[dict[str, Any]], source_name: str, version: str
+) -> dict[str, Any]:
+    """datapackage.json (Frictionless v2): metadata from schemas/package.json and the document."""
+    meta = schemas.package_metadata()
+    source_title = f"{schemas.municipality()['市区町村名']}「{dataset.title}」"
+    if dataset.material:
+        source_title += f"（{dataset.material}）"
+    descriptor: dict[str, Any] = {
+        "$schema": PROFILE,
+        "name": meta["name"],
+        "title": meta["title"],
+        "description": meta["description"],
+        "version": version,
+        # The document's as-of date, not the clock: rebuilding gives the same bytes.
+        "created": f"{dataset.as_of}T00:00:00+09:00",
+        "keywords": meta["keywords"],
+        "licenses": meta["licenses"],
+        "contributors": meta["contributors"],
+        "sources": [{"title": source_title, "version": dataset.as_of, "x-file": source_name}],
+        "x-attribution": meta["x-attribution"].format(title=dataset.title, material=dataset.material),
+        "x-municipality": meta["x-municipality"],
+        "x-as-of": dataset.as_of,
+        "x-fiscal-year": dataset.fiscal_year,
+        "resources": resources,
+    }
+    return descriptor
+
+
+def parquet_resource_name(table: str) -> str:
+    return table + PARQUET_SUFFIX

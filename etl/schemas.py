@@ -1,0 +1,132 @@
+"""The contract: Table Schemas in `schemas/`, and everything derived from them.
+
+`schemas/<table>.json` is the only place where a published table's field names, types,
+constraints, keys and column order are written. This module reads them and derives the pandera
+(polars) schemas, the polars dtypes for reading published files back, and the resource
+descriptors embedded in `datapackage.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+_DTYPES: dict[str, type[pl.DataType]] = {
+    "string": pl.String,
+    "integer": pl.Int64,
+    "number": pl.Float64,
+    "boolean": pl.Boolean,
+    "date": pl.Date,
+}
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """One published table's schema as written in `schemas/`."""
+
+    name: str
+    descriptor: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return self.descriptor.get("x-title", self.name)
+
+    @property
+    def description(self) -> str:
+        return self.descriptor.get("x-description", "")
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        return self.descriptor["fields"]
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f["name"] for f in self.fields]
+
+    @property
+    def primary_key(self) -> list[str]:
+        return list(self.descriptor.get("primaryKey", []))
+
+    @property
+    def foreign_keys(self) -> list[dict[str, Any]]:
+        return list(self.descriptor.get("foreignKeys", []))
+
+    def polars_schema(self) -> dict[str, type[pl.DataType]]:
+        return {f["name"]: _DTYPES[f["type"]] for f in self.fields}
+
+    def frictionless(self) -> dict[str, Any]:
+        """The Table Schema as embedded in datapackage.json (our x- annotations removed)."""
+        return {k: v for k, v in self.descriptor.items() if not k.startswith("x-") and k != "$schema"}
+
+    def pandera(self) -> pa.DataFrameSchema:
+        """A pandera-polars schema enforcing every type and constraint of this Table Schema."""
+        columns = {f["name"]: _column(f) for f in self.fields}
+        return pa.DataFrameSchema(
+            columns,
+            name=self.name,
+            strict=True,
+            ordered=True,
+            unique=self.primary_key or None,
+        )
+
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Columns in schema order, cast to schema dtypes (a missing column is an error)."""
+        return frame.select(pl.col(n).cast(t) for n, t in self.polars_schema().items())
+
+
+def _column(field: dict[str, Any]) -> pa.Column:
+    c = field.get("constraints", {})
+    checks = []
+    if "enum" in c:
+        checks.append(pa.Check.isin(c["enum"]))
+    if "minimum" in c:
+        checks.append(pa.Check.ge(c["minimum"]))
+    if "maximum" in c:
+        checks.append(pa.Check.le(c["maximum"]))
+    if "pattern" in c:
+        checks.append(pa.Check.str_matches(f"^(?:{c['pattern']})$"))
+    if "minLength" in c or "maxLength" in c:
+        checks.append(pa.Check.str_length(c.get("minLength"), c.get("maxLength")))
+    return pa.Column(
+        _DTYPES[field["type"]],
+        checks=checks,
+        nullable=not c.get("required", False),
+        unique=bool(c.get("unique", False)),
+        title=field.get("title"),
+        description=field.get("description"),
+    )
+
+
+@cache
+def package_metadata() -> dict[str, Any]:
+    """Package-level metadata (name, title, licences, municipality, resource order)."""
+    return json.loads((SCHEMA_DIR / "package.json").read_text(encoding="utf-8"))
+
+
+@cache
+def table(name: str) -> TableSchema:
+    return TableSchema(name, json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def tables() -> list[TableSchema]:
+    """Every published table, in the package's resource order."""
+    return [table(n) for n in package_metadata()["x-resources"]]
+
+
+def municipality() -> dict[str, str]:
+    """全国地方公共団体コード, 都道府県名, 市区町村名 of the publishing municipality."""
+    return dict(package_metadata()["x-municipality"])
+
+
+def enum(table_name: str, field_name: str) -> list[str]:
+    """The code list (constraints.enum) of one field."""
+    f = next(f for f in table(table_name).fields if f["name"] == field_name)
+    return list(f["constraints"]["enum"])

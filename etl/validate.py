@@ -1,0 +1,197 @@
+"""Running every check (schemas, keys, invariants) into one Report, for a build or a release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from etl import schemas
+from etl.checks import run_invariants
+from etl.errors import UsageError
+from etl.publish import parquet_resource_name
+from etl.report import CheckResult, Report, failed, passed
+from etl.transform import Dataset
+
+Tables = dict[str, pl.DataFrame]
+
+
+def validate_dataset(dataset: Dataset) -> Report:
+    """The build's checks: those of the raw text, then everything a consumer can re-check."""
+    report = Report()
+    report.add(dataset.results)
+    report.add(validate_tables(dataset.tables))
+    return report
+
+
+def validate_tables(tables: Tables) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    for ts in schemas.tables():
+        if ts.name not in tables:
+            out.append(failed(f"{ts.name}.schema", ts.name, f"table {ts.name} is missing from the release."))
+            continue
+        out.extend(schema_results(ts, tables[ts.name]))
+        out.extend(foreign_key_results(ts, tables))
+    out.extend(run_invariants(tables))
+    return out
+
+
+def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame) -> list[CheckResult]:
+    """pandera (built from schemas/) over an eager frame, every failure case kept."""
+    check = f"{ts.name}.schema"
+    try:
+        ts.pandera().validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return [_schema_failure(ts, frame, check, case) for case in exc.failure_cases.to_dicts()]
+    return [passed(check, ts.name)]
+
+
+def _schema_failure(ts: schemas.TableSchema, frame: pl.DataFrame, check: str, case: dict) -> CheckResult:
+    index, column, rule = case.get("index"), case.get("column"), case.get("check")
+    label = _row_label(ts, frame, index)
+    where = f"{label}, {column}" if column else label or "table"
+    return failed(check, ts.name, f"{where}: fails {rule} (value: {case.get('failure_case')!s}).",
+                  label=label, field=column or "", expected=rule, actual=case.get("failure_case"))
+
+
+def _row_label(ts: schemas.TableSchema, frame: pl.DataFrame, index: Any) -> str:
+    """'row N (key=value…)' for a failing row, so the steward can find it in the CSV."""
+    if index is None or not isinstance(index, int) or index >= frame.height:
+        return ""
+    row = frame.row(index, named=True)
+    key = ", ".join(f"{k}={row.get(k)}" for k in ts.primary_key if k in row)
+    line = f", line {row['原文行番号']}" if row.get("原文行番号") else ""
+    return f"row {index + 1} ({key}{line})" if key else f"row {index + 1}"
+
+
+def foreign_key_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckResult]:
+    """Every non-empty foreign key value exists in the referenced table."""
+    out = []
+    for fk in ts.foreign_keys:
+        ref = fk["reference"]
+        check = f"{ts.name}.foreign_key.{'+'.join(fk['fields'])}"
+        local, target = tables[ts.name], tables.get(ref["resource"])
+        if target is None or not set(fk["fields"]) <= set(local.columns):
+            out.append(failed(check, ts.name, f"cannot check: {ref['resource']} or a key column is missing."))
+            continue
+        keys = target.select([pl.col(r).alias(f) for f, r in zip(fk["fields"], ref["fields"])]).unique()
+        orphans = local.with_row_index("_row").drop_nulls(fk["fields"]).join(keys, on=fk["fields"], how="anti")
+        for r in orphans.iter_rows(named=True):
+            value = ", ".join(str(r[f]) for f in fk["fields"])
+            out.append(failed(check, ts.name, f"{_row_label(ts, local, r['_row'])}: {'+'.join(fk['fields'])} "
+                              f"{value} does not exist in {ref['resource']}.", label=_row_label(ts, local, r["_row"]),
+                              field="+".join(fk["fields"]), expected=f"a key of {ref['resource']}", actual=value))
+        if orphans.is_empty():
+            out.append(passed(check, ts.name))
+    return out
+
+
+# ── a published release, read back as a consumer would ────────────────────────────────────
+
+
+def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
+    """The release folder and its datapackage.json, from either path."""
+    path = Path(path)
+    file = path / "datapackage.json" if path.is_dir() else path
+    if not file.is_file():
+        raise UsageError(f"{path}: no datapackage.json here. Pass a release folder or its datapackage.json.")
+    try:
+        return file.parent, json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{file} is not valid JSON ({exc}).") from None
+
+
+def validate_release(path: Path) -> Report:
+    """Re-validate a published release from its files: integrity, types, keys and invariants."""
+    root, package = release_descriptor(path)
+    report = Report()
+    csv_tables: Tables = {}
+    for resource in package.get("resources", []):
+        report.add(_integrity(root, resource))
+    by_name = {r.get("name"): r for r in package.get("resources", [])}
+    for ts in schemas.tables():
+        csv_res, pq_res = by_name.get(ts.name), by_name.get(parquet_resource_name(ts.name))
+        if csv_res is None or pq_res is None or not (root / csv_res["path"]).is_file():
+            report.add(failed(f"{ts.name}.files", ts.name, f"the CSV or Parquet resource of {ts.name} is missing."))
+            continue
+        frame, results = read_csv(ts, root / csv_res["path"])
+        report.add(results)
+        report.add(_parquet_matches(ts, root / pq_res["path"], frame))
+        csv_tables[ts.name] = frame
+    report.add(validate_tables(csv_tables))
+    return report
+
+
+def _integrity(root: Path, resource: dict[str, Any]) -> list[CheckResult]:
+    name = resource.get("name", "?")
+    check = f"{name}.integrity"
+    file = root / resource.get("path", "")
+    if not file.is_file():
+        return [failed(check, name, f"{resource.get('path')} is listed in datapackage.json but missing.")]
+    data = file.read_bytes()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    out = []
+    size = resource.get("bytes", resource.get("x-bytes"))
+    if size != len(data):
+        out.append(failed(check, name, f"{file.name} has {len(data)} bytes, datapackage.json says "
+                          f"{size}.", field="bytes", expected=size, actual=len(data)))
+    if resource.get("hash") != digest:
+        out.append(failed(check, name, f"{file.name} has hash {digest}, datapackage.json says {resource.get('hash')}: "
+                          "the file was changed after publishing.", field="hash",
+                          expected=resource.get("hash"), actual=digest))
+    return out or [passed(check, name)]
+
+
+def read_csv(ts: schemas.TableSchema, file: Path) -> tuple[pl.DataFrame, list[CheckResult]]:
+    """Read a published CSV as text, then type it by the schema; bad cells are reported, not fatal."""
+    check = f"{ts.name}.types"
+    try:
+        text = pl.read_csv(file, infer_schema=False, empty_string_is_null=False)
+    except pl.exceptions.PolarsError as exc:
+        return pl.DataFrame(schema=ts.polars_schema()), [failed(check, ts.name, f"{file.name} is not readable CSV: {exc}")]
+    text = text.rename(lambda c: c.lstrip("\ufeff"))
+    missing = [n for n in ts.field_names if n not in text.columns]
+    if missing:
+        return text, [failed(check, ts.name, f"{file.name} lacks columns {missing}.", expected=ts.field_names,
+                             actual=text.columns)]
+    typed = text.with_columns(_cast(f["name"], f["type"]) for f in ts.fields)
+    out = []
+    for f in ts.fields:
+        bad = text.with_row_index("_row").filter((pl.col(f["name"]) != "") & typed[f["name"]].is_null())
+        for r in bad.iter_rows(named=True):
+            out.append(failed(check, ts.name, f"row {r['_row'] + 1}, {f['name']}: 「{r[f['name']]}」 is not a "
+                              f"valid {f['type']}.", label=f"row {r['_row'] + 1}", field=f["name"],
+                              expected=f["type"], actual=r[f["name"]]))
+    return typed, out or [passed(check, ts.name)]
+
+
+def _cast(name: str, kind: str) -> pl.Expr:
+    col = pl.col(name)
+    empty = col == ""
+    if kind == "integer":
+        value = col.str.to_integer(strict=False)
+    elif kind == "date":
+        value = col.str.to_date("%Y-%m-%d", strict=False)
+    elif kind == "number":
+        value = col.cast(pl.Float64, strict=False)
+    else:
+        value = col
+    return pl.when(empty).then(None).otherwise(value).alias(name)
+
+
+def _parquet_matches(ts: schemas.TableSchema, file: Path, csv_frame: pl.DataFrame) -> list[CheckResult]:
+    check = f"{ts.name}.parquet_matches_csv"
+    try:
+        frame = pl.read_parquet(file)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        return [failed(check, ts.name, f"{file.name} is not readable Parquet: {exc}")]
+    if frame.schema != pl.Schema(ts.polars_schema()):
+        return [failed(check, ts.name, f"{file.name} has types {dict(frame.schema)}, the schema says "
+                       f"{ts.polars_schema()}.", expected=str(ts.polars_schema()), actual=str(dict(frame.schema)))]
+    if not frame.equals(csv_frame.select(frame.columns)):
+        return [failed(check, ts.name, f"{file.name} and the CSV of {ts.name} hold different data.")]
+    return [passed(check, ts.name)]
