@@ -74,11 +74,19 @@ def publish(
                         raise ReleaseConflict(describe_conflict(target, staging))
                     write_index(catalog)  # mends an index left stale by a crash
                     return Outcome("unchanged", target)
+                made_parent = not target.parent.exists()
                 target.parent.mkdir(exist_ok=True)
                 os.rename(staging, target)
-                _fsync_dir(target.parent)
-                fault_point("renamed")
-                write_index(catalog)
+                try:
+                    _fsync_dir(target.parent)
+                    fault_point("renamed")
+                    write_index(catalog)
+                except OSError:
+                    # Roll back: a failed publish leaves the catalog as it was.
+                    os.rename(target, staging)
+                    if made_parent:
+                        target.parent.rmdir()
+                    raise
                 return Outcome("published", target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -134,12 +142,18 @@ def remove_leftovers(catalog: Path) -> None:
 
 
 def fault_point(name: str) -> None:
-    """Test hook: ETL_FAULT_PAUSE=<name> pauses here, ETL_FAULT_FAIL=<name> fails as if the disk were full."""
+    """Fault-injection hook for the crash tests; inert unless its environment variables are set.
+
+    ETL_FAULT_PAUSE=<name> stops here (so a test can SIGKILL the build at a known point);
+    ETL_FAULT_FAIL=<name> raises the OSError a full disk would (ETL_FAULT_ERRNO=EACCES etc.
+    for another). Points: staged, verified, renamed, index.
+    """
     if os.environ.get("ETL_FAULT_PAUSE") == name:
         print(f"etl: paused at {name}", file=sys.stderr, flush=True)
         time.sleep(3600)
     if os.environ.get("ETL_FAULT_FAIL") == name:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
+        code = getattr(errno, os.environ.get("ETL_FAULT_ERRNO", "ENOSPC"), errno.ENOSPC)
+        raise OSError(code, os.strerror(code), name)
 
 
 def _same_files(a: Path, b: Path) -> bool:
@@ -211,11 +225,14 @@ def write_index(catalog: Path) -> bool:
     if target.exists() and target.read_text(encoding="utf-8") == text:
         return False
     tmp = catalog / f".{INDEX_NAME}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fault_point("index")
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        fault_point("index")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     _fsync_dir(catalog)
     return True

@@ -1,0 +1,74 @@
+"""Shared fixtures: the real document, variants of it, a CLI runner and catalog snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REAL = REPO / "raw" / "koriyama-renkei-kyotei-2023-02-10.txt"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+DATASET = "koriyama-renkei-kyotei"
+VERSION = "2023-02-10"
+
+
+def real_lines() -> list[str]:
+    """The real document as a list of lines; line n of the text is element n-1."""
+    return REAL.read_text(encoding="utf-8").split("\n")
+
+
+def edit(lines: list[str], number: int, old: str, new: str) -> list[str]:
+    """A copy of `lines` with `old` replaced by `new` on 1-based line `number` (which must hold it)."""
+    if old not in lines[number - 1]:
+        raise AssertionError(f"line {number} is {lines[number - 1]!r}, without {old!r}")
+    out = list(lines)
+    out[number - 1] = out[number - 1].replace(old, new, 1)
+    return out
+
+
+def drop(lines: list[str], first: int, last: int | None = None) -> list[str]:
+    """A copy of `lines` without 1-based lines first..last (inclusive)."""
+    last = first if last is None else last
+    return lines[: first - 1] + lines[last:]
+
+
+def write_doc(folder: Path, lines: list[str] | None = None, *, data: bytes | None = None,
+              name: str = REAL.name) -> Path:
+    """Write a variant of the document (lines joined with LF, or raw bytes) and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data if data is not None else "\n".join(lines if lines is not None else real_lines()).encode())
+    return path
+
+
+def run_etl(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script `etl` as a pipeline would (a real process)."""
+    exe = Path(sys.executable).with_name("etl")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd or REPO, timeout=timeout)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file and folder below `folder` with a hash of its bytes: compare to prove 'unchanged'."""
+    if not folder.exists():
+        return {}
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        rel = str(p.relative_to(folder))
+        out[rel] = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real document built once into a session catalog; returns the release folder."""
+    catalog = tmp_path_factory.mktemp("catalog")
+    result = run_etl("build", "--raw", REAL, "--out", catalog)
+    assert result.returncode == 0, result.stderr + result.stdout
+    return catalog / DATASET / VERSION
