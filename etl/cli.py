@@ -12,18 +12,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from etl import pipeline
-from etl.diff import diff_releases, render
 from etl.errors import EtlError
-from etl.report import Report
+
+# The pipeline (polars, pandera, frictionless) is imported by the commands that need it, so that
+# `etl --help` and usage errors answer at once.
 
 EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_PUBLISH = 0, 1, 2, 3
+EPILOG = """exit codes:
+  0  success (published, or already published with identical content)
+  1  the data is invalid (every failure listed), or the version exists with other content
+  2  the input cannot be read or parsed, or the command was used wrongly
+  3  publishing failed (disk full, permissions, another build holds the catalog)
+On any non-zero exit the catalog is unchanged."""
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="etl", description=__doc__.split("\n")[0],
-                                epilog="Exit codes: 0 ok, 1 invalid data, 2 unreadable input or bad usage, "
-                                       "3 publishing failed (disk, permissions, lock).")
+    p = argparse.ArgumentParser(
+        prog="etl",
+        description="Build, validate and publish Koriyama City's partnership-agreement open data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     b = sub.add_parser("build", help="extract, validate and publish one release into the catalog")
     b.add_argument("--raw", type=Path, help="source document (default: the newest raw/*.txt)")
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
 
 
-def _write_report(report: Report, path: Path | None) -> None:
+def _write_report(report, path: Path | None) -> None:
     if path is not None:
         try:
             path.write_text(report.to_json(), encoding="utf-8")
@@ -64,6 +73,8 @@ def _write_report(report: Report, path: Path | None) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from etl import pipeline
+
     raw = args.raw or pipeline.newest_document(Path("raw"))
     result = pipeline.build(raw, args.out, args.version)
     _write_report(result.report, args.report)
@@ -81,6 +92,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from etl import pipeline
+
     report = pipeline.validate(args.path)
     _write_report(report, args.report)
     print(report.render())
@@ -88,6 +101,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from etl.diff import diff_releases, render
+
     diffs = diff_releases(args.old, args.new)
     print(render(diffs))
     return EXIT_OK

@@ -20,7 +20,7 @@ _DASH_RE = re.compile(_DASH_CLASS)
 
 # Legal forms (法人格) dropped when matching names across sections, longest first so that
 # 事業協同組合 wins over 協同組合. A branch name follows a legal form that ends the firm's name:
-# 大塚製薬株式会社仙台支店 → 大塚製薬.
+# ○○製薬株式会社△△支店 → ○○製薬.
 LEGAL_FORMS = (
     "地方独立行政法人", "国立研究開発法人", "特定非営利活動法人", "独立行政法人",
     "国立大学法人", "公立大学法人", "公益財団法人", "公益社団法人", "一般財団法人", "一般社団法人",

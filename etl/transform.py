@@ -147,7 +147,9 @@ def _arrangements(short, width, placed, col_totals) -> list[dict[str, list[int]]
     if n > MAX_PLACEMENTS:
         return None
     fixed = [sum(r[j] for r in placed.values()) for j in range(width)]
-    found = []
+    # Keyed by the resulting cells: two arrangements that give the same table (a printed 0
+    # that could sit in either empty column) are one answer, not an ambiguity.
+    found: dict[tuple, dict[str, list[int]]] = {}
     for combo in itertools.product(*options):
         filled = {}
         sums = list(fixed)
@@ -158,10 +160,10 @@ def _arrangements(short, width, placed, col_totals) -> list[dict[str, list[int]]
                 sums[col] += v
             filled[label] = row
         if sums == list(col_totals):
-            found.append(filled)
+            found.setdefault(tuple(tuple(r) for r in filled.values()), filled)
             if len(found) > 1:
                 break
-    return found
+    return list(found.values())
 
 
 def _placement_message(label, line, values, width, solutions) -> str:

@@ -1,0 +1,153 @@
+"""End to end through the console script, as a pipeline calls it, in temporary catalogs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, run_etl, snapshot, write_doc
+
+COMMANDS = ("build", "validate", "diff")
+
+
+def test_help_lists_every_command_and_the_exit_codes() -> None:
+    """`etl --help` names each command and the exit codes; each command has its own help."""
+    result = run_etl("--help")
+    assert result.returncode == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+        assert run_etl(command, "--help").returncode == 0
+    assert "3  publishing failed" in result.stdout
+
+
+def test_readme_documents_every_command_and_exit_code() -> None:
+    """The README explains each command and each exit code a pipeline can act on."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for command in COMMANDS:
+        assert f"etl {command}" in readme
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
+        assert code in readme
+
+
+def test_python_dash_m_works() -> None:
+    """`python -m etl` is the same program as the console script."""
+    result = subprocess.run([sys.executable, "-m", "etl", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "build" in result.stdout
+
+
+@pytest.mark.parametrize("args", [[], ["frobnicate"], ["build", "--nope"], ["validate"], ["diff", "a"]])
+def test_wrong_usage_exits_2(args: list[str]) -> None:
+    """A missing or unknown command or option is a usage error: exit 2, a usage line, no traceback."""
+    result = run_etl(*args)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_build_defaults_to_the_newest_raw_document(tmp_path: Path) -> None:
+    """Without --raw the build takes raw/'s newest document; validate passes on the new release."""
+    result = run_etl("build", "--out", tmp_path, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    release = tmp_path / DATASET / VERSION
+    assert f"published {release}" in result.stdout
+    assert "0 failed" in result.stdout
+    for target in (release, release / "datapackage.json"):
+        check = run_etl("validate", target)
+        assert check.returncode == 0, check.stdout
+        assert "0 failed" in check.stdout
+
+
+def test_newest_document_is_chosen_by_the_date_in_its_name(tmp_path: Path) -> None:
+    """Of several raw documents the one with the latest date in its file name is built."""
+    raw = tmp_path / "raw"
+    write_doc(raw, name="koriyama-renkei-kyotei-2023-02-10.txt")
+    write_doc(raw, data=b"", name="koriyama-renkei-kyotei-2022-01-31.txt")
+    write_doc(raw, data=b"", name="koriyama-renkei-kyotei-2024-02-09.txt")
+    result = run_etl("build", "--out", tmp_path / "c", cwd=tmp_path)
+    assert result.returncode == 2 and "2024-02-09" in result.stderr
+
+
+@pytest.mark.parametrize("what", ["missing", "folder"])
+def test_unusable_raw_path_exits_2(tmp_path: Path, what: str) -> None:
+    """A path that does not exist or is a folder: exit 2, one clear sentence, catalog untouched."""
+    path = tmp_path / "nope.txt" if what == "missing" else tmp_path
+    result = run_etl("build", "--raw", path, "--out", tmp_path / "catalog")
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "catalog").exists()
+
+
+def test_validate_reports_a_tampered_release(published: Path, tmp_path: Path) -> None:
+    """A changed value in a published CSV is caught: hash, types and invariants, all listed, exit 1."""
+    release = tmp_path / "release"
+    shutil.copytree(published, release)
+    csv = release / "072036_agreement_counts.csv"
+    text = csv.read_text(encoding="utf-8-sig").replace("人事,官,8", "人事,官,9").replace("人事,民,6", "人事,民,x")
+    csv.write_text("\ufeff" + text, encoding="utf-8")
+    report = tmp_path / "report.json"
+    result = run_etl("validate", release, "--report", report)
+    assert result.returncode == 1
+    for words in ("agreement_counts.integrity", "agreement_counts.types", "「x」 is not a valid integer",
+                  "agreement_counts.column_totals", "官 (line 30): printed 合計 54, cells sum to 55"):
+        assert words in result.stdout
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["valid"] is False
+    failure = next(f for f in data["failures"] if f["check"] == "agreement_counts.column_totals" and f["label"] == "官")
+    assert failure["expected"] == 54 and failure["actual"] == 55 and failure["label"] == "官"
+    assert set(failure) == {"check", "table", "label", "field", "expected", "actual", "message"}
+
+
+def test_validate_of_something_that_is_no_release_exits_2(tmp_path: Path) -> None:
+    """A folder without datapackage.json is a usage error, said plainly."""
+    result = run_etl("validate", tmp_path)
+    assert result.returncode == 2 and "datapackage.json" in result.stderr
+
+
+def test_report_lists_every_check_that_ran(tmp_path: Path) -> None:
+    """--report on a good build lists each check as passed, the 295 check among them."""
+    report = tmp_path / "report.json"
+    assert run_etl("build", "--raw", REAL, "--out", tmp_path / "c", "--report", report).returncode == 0
+    data = json.loads(report.read_text(encoding="utf-8"))
+    checks = {c["check"]: c["passed"] for c in data["checks"]}
+    assert data["valid"] and not data["failures"] and all(checks.values())
+    for check in ("agreement_counts.grand_total", "agreement_counts.headline_total", "agreement_counts.placement",
+                  "partnership_partners.count", "initiatives.amounts_assigned",
+                  "partnership_activities.partner_resolution", "activity_partners.foreign_key.協定先ID"):
+        assert check in checks
+
+
+def _edition_2024(folder: Path) -> Path:
+    lines = edit(real_lines(), 4, "2023年２月10日", "2024年２月９日")
+    lines = edit(lines, 25, "人事 14 8 6", "人事 15 9 6")
+    lines = edit(lines, 30, "合計 295 54", "合計 296 55")
+    lines = edit(lines, 43, "295件", "296件")
+    return write_doc(folder, lines, name="koriyama-renkei-kyotei-2024-02-09.txt")
+
+
+def test_diff_shows_what_moved_between_editions(tmp_path: Path) -> None:
+    """`etl diff` lists the counts and totals that changed between the 2023 and a 2024 edition."""
+    catalog = tmp_path / "c"
+    assert run_etl("build", "--raw", REAL, "--out", catalog).returncode == 0
+    result = run_etl("build", "--raw", _edition_2024(tmp_path / "raw"), "--out", catalog)
+    assert result.returncode == 0, result.stdout
+    diff = run_etl("diff", catalog / DATASET / VERSION, catalog / DATASET / "2024-02-09")
+    assert diff.returncode == 0
+    assert "[agreement_counts] 0 added, 0 removed, 1 changed" in diff.stdout
+    assert "協定種別=人事, 相手方区分=官: 協定数 8 → 9" in diff.stdout
+    assert "[printed_totals] 0 added, 0 removed, 4 changed" in diff.stdout
+    index = json.loads((catalog / "catalog.json").read_text(encoding="utf-8"))
+    assert index["datasets"][0]["latest"] == "2024-02-09"
+
+
+def test_failed_build_leaves_the_catalog_byte_for_byte(published: Path, tmp_path: Path) -> None:
+    """After a real release, a bad document exits 1 and changes nothing in the catalog."""
+    catalog = published.parent.parent
+    before = snapshot(catalog)
+    bad = write_doc(tmp_path, edit(real_lines(), 43, "295件", "296件"))
+    result = run_etl("build", "--raw", bad, "--out", catalog)
+    assert result.returncode == 1 and "nothing was published" in result.stderr
+    assert snapshot(catalog) == before
