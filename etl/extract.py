@@ -429,6 +429,8 @@ def _activities(s3: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFra
         rows[-1]["bullets"].extend(para)
     if pending:
         raise LayoutError("section 3 ends with names but no 「・」 items under them.", pending[0][0][0])
+    if not rows:
+        raise LayoutError("section 3 has no rows: the text is truncated or not the expected document.", s3[0][0])
     return _activity_frames(rows, printed)
 
 

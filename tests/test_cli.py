@@ -151,3 +151,12 @@ def test_failed_build_leaves_the_catalog_byte_for_byte(published: Path, tmp_path
     result = run_etl("build", "--raw", bad, "--out", catalog)
     assert result.returncode == 1 and "nothing was published" in result.stderr
     assert snapshot(catalog) == before
+
+
+def test_a_different_document_is_refused_with_exit_2(tmp_path: Path) -> None:
+    """Another text altogether (here: this README) is not parsed into anything: exit 2, catalog untouched."""
+    doc = write_doc(tmp_path, data=(REPO / "README.md").read_bytes())
+    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog")
+    assert result.returncode == 2
+    assert "section 1 heading" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "catalog").exists()

@@ -60,3 +60,11 @@ def test_golden_activities_and_links() -> None:
     assert set(links["協定先ID"]) <= set(_golden("partnership_partners")["協定先ID"])
     # 「・」 inside a line is text, not a bullet.
     assert any("メール・FAX・LINE" in t for t in activities["取組内容"])
+
+
+def test_no_page_furniture_leaks_into_any_cell() -> None:
+    """QR captions, 「連携協定一覧 / 市Webサイト」, running headers and units are in no published cell."""
+    furniture = ("QR", "連携協定一覧", "市Webサイト", "当初予算関連資料", "単位:")
+    for path in GOLDEN.glob("*.csv"):
+        text = path.read_text(encoding="utf-8-sig")
+        assert not [f for f in furniture if f in text], path.name
