@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.errors import PublishError, UsageError
+from etl.faults import fault_point
 
 STAGING_PREFIX = ".staging-"
 INDEX_NAME = "catalog.json"
@@ -137,23 +137,8 @@ def remove_leftovers(catalog: Path) -> None:
     """Staging folders of interrupted runs (only the lock holder writes, so any found are dead)."""
     for staging in catalog.glob(f"{STAGING_PREFIX}*"):
         shutil.rmtree(staging, ignore_errors=True)
-    for tmp in catalog.glob(f".{INDEX_NAME}.*.tmp"):
+    for tmp in catalog.glob(".catalog.*.tmp"):
         tmp.unlink(missing_ok=True)
-
-
-def fault_point(name: str) -> None:
-    """Fault-injection hook for the crash tests; inert unless its environment variables are set.
-
-    ETL_FAULT_PAUSE=<name> stops here (so a test can SIGKILL the build at a known point);
-    ETL_FAULT_FAIL=<name> raises the OSError a full disk would (ETL_FAULT_ERRNO=EACCES etc.
-    for another). Points: staged, verified, renamed, index.
-    """
-    if os.environ.get("ETL_FAULT_PAUSE") == name:
-        print(f"etl: paused at {name}", file=sys.stderr, flush=True)
-        time.sleep(3600)
-    if os.environ.get("ETL_FAULT_FAIL") == name:
-        code = getattr(errno, os.environ.get("ETL_FAULT_ERRNO", "ENOSPC"), errno.ENOSPC)
-        raise OSError(code, os.strerror(code), name)
 
 
 def _same_files(a: Path, b: Path) -> bool:
@@ -218,13 +203,35 @@ def index(catalog: Path) -> dict[str, Any]:
     return {"datasets": [datasets[k] for k in sorted(datasets)]}
 
 
+DCAT_NAME = "catalog.dcat.jsonld"
+
+
+def dcat(catalog: Path, base_url: str = "") -> dict[str, Any]:
+    """The catalog as DCAT JSON-LD (see etl.dcat)."""
+    from etl.dcat import catalog_document
+
+    entries = []
+    for name, version, package in releases(catalog):
+        folder = catalog / name / version
+        sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+        entries.append((name, version, package, sizes))
+    return catalog_document(entries, base_url)
+
+
 def write_index(catalog: Path) -> bool:
-    """Rewrite catalog.json atomically if it changed; True when written."""
-    text = json.dumps(index(catalog), ensure_ascii=False, indent=2) + "\n"
-    target = catalog / INDEX_NAME
+    """Rewrite catalog.json and catalog.dcat.jsonld atomically where they changed; True when written."""
+    base_url = os.environ.get("ETL_BASE_URL", "")
+    wrote = False
+    for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url))):
+        wrote |= _write_atomic(catalog, name, json.dumps(content, ensure_ascii=False, indent=2) + "\n")
+    return wrote
+
+
+def _write_atomic(catalog: Path, name: str, text: str) -> bool:
+    target = catalog / name
     if target.exists() and target.read_text(encoding="utf-8") == text:
         return False
-    tmp = catalog / f".{INDEX_NAME}.{os.getpid()}.tmp"
+    tmp = catalog / f".{name}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)

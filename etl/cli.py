@@ -9,6 +9,7 @@ holding the catalog). On any non-zero exit the catalog is unchanged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="re-validate a published release from its files")
     v.add_argument("path", type=Path, help="a release folder or its datapackage.json")
     v.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
+    c = sub.add_parser("publish", help="create or update the release's dataset on a CKAN portal",
+                       description="The API token is read from the environment variable CKAN_API_TOKEN.")
+    c.add_argument("release", type=Path, help="a release folder or its datapackage.json")
+    c.add_argument("--ckan", required=True, metavar="URL", help="the portal's base URL")
+    c.add_argument("--organization", required=True, metavar="ORG", help="the CKAN organisation owning the dataset")
     d = sub.add_parser("diff", help="what changed between two releases, table by table")
     d.add_argument("old", type=Path, help="the older release (folder or datapackage.json)")
     d.add_argument("new", type=Path, help="the newer release (folder or datapackage.json)")
@@ -51,7 +57,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return {"build": _build, "validate": _validate, "diff": _diff}[args.command](args)
+        commands = {"build": _build, "validate": _validate, "publish": _publish, "diff": _diff}
+        return commands[args.command](args)
     except EtlError as exc:
         print(f"etl {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -98,6 +105,19 @@ def _validate(args: argparse.Namespace) -> int:
     _write_report(report, args.report)
     print(report.render())
     return EXIT_OK if report.valid else EXIT_INVALID
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from etl.ckan import publish_release
+    from etl.errors import UsageError
+
+    token = os.environ.get("CKAN_API_TOKEN", "")
+    if not token:
+        raise UsageError("set the environment variable CKAN_API_TOKEN to the portal's API token "
+                         "(it is never taken from the command line).")
+    summary = publish_release(args.release, args.ckan, args.organization, token)
+    print(summary.render(args.ckan.rstrip("/")))
+    return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -1,0 +1,84 @@
+"""catalog.dcat.jsonld: valid JSON-LD carrying the DCAT-GOJ fields a harvester needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
+
+from conftest import REAL, run_etl
+
+SPDX = Namespace("http://spdx.org/rdf/terms#")
+SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
+BASE = "https://opendata.example.jp/catalog/"
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dcat")
+    assert run_etl("build", "--raw", REAL, "--out", folder, env={"ETL_BASE_URL": BASE}).returncode == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def graph(catalog: Path) -> Graph:
+    return Graph().parse(data=(catalog / "catalog.dcat.jsonld").read_text(encoding="utf-8"), format="json-ld")
+
+
+def _one(graph: Graph, subject, predicate):
+    values = list(graph.objects(subject, predicate))
+    assert len(values) == 1, (subject, predicate, values)
+    return values[0]
+
+
+def test_catalog_lists_each_release_as_a_dataset(graph: Graph) -> None:
+    """One dcat:Catalog holding one dcat:Dataset per release, with absolute IRIs from the base URL."""
+    catalogs = list(graph.subjects(RDF.type, DCAT.Catalog))
+    assert catalogs == [URIRef(BASE + "catalog.dcat.jsonld")]
+    datasets = list(graph.objects(catalogs[0], DCAT.dataset))
+    assert datasets == [URIRef(BASE + "koriyama-renkei-kyotei/2023-02-10/")]
+
+
+def test_dataset_has_the_dcat_goj_fields(graph: Graph) -> None:
+    """Title, description, publisher, version, issued/modified, language ja, spatial 072036, temporal, licence."""
+    ds = next(graph.subjects(RDF.type, DCAT.Dataset))
+    title = _one(graph, ds, DCTERMS.title)
+    assert title.language == "ja" and "連携協定" in title
+    assert _one(graph, ds, DCTERMS.description).language == "ja"
+    assert _one(graph, _one(graph, ds, DCTERMS.publisher), FOAF.name) == Literal("郡山市")
+    assert _one(graph, ds, DCAT.version) == Literal("2023-02-10")
+    assert _one(graph, ds, DCTERMS.issued) == Literal("2023-02-10", datatype=XSD.date)
+    assert _one(graph, ds, DCTERMS.modified) == Literal("2023-02-10", datatype=XSD.date)
+    assert _one(graph, ds, DCTERMS.language) == Literal("ja")
+    spatial = _one(graph, ds, DCTERMS.spatial)
+    assert _one(graph, spatial, DCTERMS.identifier) == Literal("072036")
+    assert str(_one(graph, spatial, SKOS.prefLabel)) == "福島県郡山市"
+    period = _one(graph, ds, DCTERMS.temporal)
+    assert _one(graph, period, DCAT.startDate) == Literal("2023-02-10", datatype=XSD.date)
+    assert _one(graph, period, DCAT.endDate) == Literal("2024-03-31", datatype=XSD.date)
+    assert str(_one(graph, ds, DCTERMS.license)).startswith("https://")
+
+
+def test_every_file_is_a_distribution_with_url_type_and_size(catalog: Path, graph: Graph) -> None:
+    """Each published file is a distribution: download URL, media type, byte size and checksum match."""
+    ds = next(graph.subjects(RDF.type, DCAT.Dataset))
+    release = catalog / "koriyama-renkei-kyotei" / "2023-02-10"
+    files = {p.name: p for p in release.iterdir()}
+    dists = list(graph.objects(ds, DCAT.distribution))
+    assert len(dists) == len(files)
+    package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
+    hashes = {r["path"]: r["hash"].removeprefix("sha256:") for r in package["resources"]}
+    for dist in dists:
+        url = str(_one(graph, dist, DCAT.downloadURL))
+        name = url.removeprefix(BASE + "koriyama-renkei-kyotei/2023-02-10/")
+        assert name in files
+        assert int(_one(graph, dist, DCAT.byteSize)) == files[name].stat().st_size
+        media = str(_one(graph, dist, DCAT.mediaType))
+        assert media == {"csv": "text/csv", "parquet": "application/parquet", "json": "application/json"}[
+            name.rsplit(".", 1)[1]]
+        if name in hashes:
+            checksum = _one(graph, dist, SPDX.checksum)
+            assert str(_one(graph, checksum, SPDX.checksumValue)) == hashes[name]
