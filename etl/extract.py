@@ -359,7 +359,9 @@ def _initiative_frames(
             "うち行": [located(r.sub_amount, "line") for r in rows],
             "備考_原文": ["".join(t for _, t in r.note) or None for r in rows],
         },
-        schema_overrides={"予算行": pl.Int64, "うち行": pl.Int64},
+        schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "分野_原文": pl.String, "協定名称_原文": pl.String,
+                "協定先_原文": pl.String, "予算_原文": pl.String, "予算行": pl.Int64, "うち_原文": pl.String,
+                "うち額_原文": pl.String, "うち行": pl.Int64, "備考_原文": pl.String},
     )
     content = [
         (i, n, text, display_width(text))

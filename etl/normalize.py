@@ -31,6 +31,8 @@ LEGAL_FORMS = (
 )
 _FORMS = "|".join(re.escape(f) for f in LEGAL_FORMS)
 _LEADING_FORMS = f"^(?:{_FORMS})+"
+# Spelled out rather than \s, which means more in Python than in polars' (Rust) regex.
+_BLANKS = "[ \t\n\r\f\v]+"
 _TRAILING_FORM_AND_BRANCH = f"(?:{_FORMS}).*$"
 
 # 和暦: era name → Gregorian year of its first year (元年).
@@ -50,14 +52,14 @@ def normalize_expr(expr: pl.Expr) -> pl.Expr:
 
 def name_key(value: str) -> str:
     """The exact key two spellings of one organisation share: normalised, legal forms and branch dropped."""
-    name = normalize_text(value).replace(" ", "")
+    name = re.sub(_BLANKS, "", normalize_text(value))
     key = re.sub(_TRAILING_FORM_AND_BRANCH, "", re.sub(_LEADING_FORMS, "", name))
     return key or name
 
 
 def name_key_expr(expr: pl.Expr) -> pl.Expr:
     """`name_key` as a polars expression."""
-    name = normalize_expr(expr).str.replace_all(" ", "", literal=True)
+    name = normalize_expr(expr).str.replace_all(_BLANKS, "")
     key = name.str.replace(_LEADING_FORMS, "").str.replace(_TRAILING_FORM_AND_BRANCH, "")
     return pl.when(key == "").then(name).otherwise(key)
 

@@ -264,15 +264,17 @@ def _initiatives(raw: Extracted, year: int | None) -> pl.DataFrame:
 
 
 def _items(lines: pl.DataFrame, by: str, new_item: pl.Expr) -> pl.DataFrame:
-    """Rejoin printed lines into items: `new_item` marks a line that starts one."""
-    text = normalize_expr(pl.col("原文"))
+    """Rejoin printed lines into items: `new_item` marks a line that starts one.
+
+    The printed pieces are joined first and normalised after, so that a wrap that split a
+    character from its half-width sound mark (ｷ / ﾞｰ) still gives ギー.
+    """
+    piece = pl.col("原文").str.replace(r"^[・･]", "").str.strip_chars()
     return (
         lines.with_columns(new_item.cast(pl.Int64).cum_sum().over(by).alias("項目番号"))
         .group_by(by, "項目番号", maintain_order=True)
-        .agg(
-            text.str.strip_prefix("・").str.strip_chars().str.join("").alias("取組内容"),
-            pl.col("原文行番号").first(),
-        )
+        .agg(piece.str.join("").alias("取組内容"), pl.col("原文行番号").first())
+        .with_columns(normalize_expr(pl.col("取組内容")).str.strip_chars())
     )
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from rdflib import Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
+from rdflib.namespace import DCTERMS, FOAF, RDF, XSD
 
 from conftest import REAL, run_etl
 
+DCAT = Namespace("http://www.w3.org/ns/dcat#")  # DCAT 3 terms (dcat:version) included
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
 BASE = "https://opendata.example.jp/catalog/"

@@ -118,14 +118,13 @@ def test_normalize_expr_equals_normalize_text(values):
 
 
 @SERIES
-@given(st.lists(name_like.filter(lambda s: not s.endswith("\n")), max_size=20))
+@given(st.lists(name_like, max_size=20))
 def test_name_key_expr_equals_name_key(values):
     """name_key_expr over a polars Series gives exactly name_key of each value."""
-    # A trailing "\n" is left out here: Python's `$` also matches before it (see the xfail below).
     assert _series(values, name_key_expr) == [name_key(v) for v in values]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: polars NFKC uses a newer Unicode than Python's "
+@pytest.mark.xfail(strict=True, reason="KNOWN LIMITATION: polars NFKC uses a newer Unicode than Python's "
                    "unicodedata, so normalize_expr folds U+1CCD6 (and U+A7F1 …) but normalize_text does not")
 def test_normalize_expr_matches_normalize_text_on_newer_unicode():
     """normalize_expr and normalize_text agree on code points that are new in Unicode 16."""
@@ -133,8 +132,6 @@ def test_normalize_expr_matches_normalize_text_on_newer_unicode():
     assert _series(values, normalize_expr) == [normalize_text(v) for v in values]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: name_key uses Python re, where `$` also matches before a "
-                   "final newline; name_key_expr uses Rust regex where it does not")
 def test_name_key_expr_matches_name_key_with_trailing_newline():
     """name_key and name_key_expr agree on a name that ends with a newline."""
     values = ["東北電力株式会社郡山営業所\n"]
