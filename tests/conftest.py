@@ -66,6 +66,15 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def ckan_stack():
+    """A real CKAN 2.12 + PostgreSQL (+ Solr stand-in) on loopback, started once for the session."""
+    from ckan_stack import CkanStack
+
+    with CkanStack(organization="koriyama") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real document built once into a session catalog; returns the release folder."""
     catalog = tmp_path_factory.mktemp("catalog")
