@@ -25,6 +25,7 @@ from etl.faults import fault_point
 
 STAGING_PREFIX = ".staging-"
 INDEX_NAME = "catalog.json"
+DCAT_NAME = "catalog.dcat.jsonld"
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 
 
@@ -57,7 +58,7 @@ def publish(
     """Stage, verify and move one release into the catalog; refuse to replace a different one."""
     check_version(version)
     target = catalog / dataset_name / version
-    created = not catalog.exists()
+    created = [p for p in (catalog, *catalog.parents) if not p.exists()]  # deepest first
     try:
         catalog.mkdir(parents=True, exist_ok=True)
         with catalog_lock(catalog):
@@ -75,6 +76,7 @@ def publish(
                     write_index(catalog)  # mends an index left stale by a crash
                     return Outcome("unchanged", target)
                 made_parent = not target.parent.exists()
+                saved = _index_bytes(catalog)
                 target.parent.mkdir(exist_ok=True)
                 os.rename(staging, target)
                 try:
@@ -86,6 +88,7 @@ def publish(
                     os.rename(target, staging)
                     if made_parent:
                         target.parent.rmdir()
+                    _restore_index(catalog, saved)
                     raise
                 return Outcome("published", target)
             finally:
@@ -93,8 +96,27 @@ def publish(
     except OSError as exc:
         raise PublishError(_os_message(exc, catalog)) from None
     finally:
-        if created and catalog.is_dir() and not any(catalog.iterdir()):
-            catalog.rmdir()
+        for folder in created:  # only folders this call made, and only while empty
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def _index_bytes(catalog: Path) -> dict[str, bytes | None]:
+    return {n: (catalog / n).read_bytes() if (catalog / n).exists() else None for n in (INDEX_NAME, DCAT_NAME)}
+
+
+def _restore_index(catalog: Path, saved: dict[str, bytes | None]) -> None:
+    """After a rollback, put the index files back byte for byte, if the disk lets us."""
+    for name, data in saved.items():
+        try:
+            if data is None:
+                (catalog / name).unlink(missing_ok=True)
+            elif (catalog / name).read_bytes() != data:
+                tmp = catalog / f".{name}.{os.getpid()}.tmp"
+                tmp.write_bytes(data)
+                os.replace(tmp, catalog / name)
+        except OSError:
+            pass  # the next build rewrites both from the releases on disk
 
 
 def _os_message(exc: OSError, catalog: Path) -> str:
@@ -203,9 +225,6 @@ def index(catalog: Path) -> dict[str, Any]:
     return {"datasets": [datasets[k] for k in sorted(datasets)]}
 
 
-DCAT_NAME = "catalog.dcat.jsonld"
-
-
 def dcat(catalog: Path, base_url: str = "") -> dict[str, Any]:
     """The catalog as DCAT JSON-LD (see etl.dcat)."""
     from etl.dcat import catalog_document
@@ -219,27 +238,29 @@ def dcat(catalog: Path, base_url: str = "") -> dict[str, Any]:
 
 
 def write_index(catalog: Path) -> bool:
-    """Rewrite catalog.json and catalog.dcat.jsonld atomically where they changed; True when written."""
+    """Rewrite catalog.json and catalog.dcat.jsonld where they changed; True when written.
+
+    Both are written to temporary files first and only then renamed into place, so a full disk
+    while writing leaves both as they were.
+    """
     base_url = os.environ.get("ETL_BASE_URL", "")
-    wrote = False
-    for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url))):
-        wrote |= _write_atomic(catalog, name, json.dumps(content, ensure_ascii=False, indent=2) + "\n")
-    return wrote
-
-
-def _write_atomic(catalog: Path, name: str, text: str) -> bool:
-    target = catalog / name
-    if target.exists() and target.read_text(encoding="utf-8") == text:
-        return False
-    tmp = catalog / f".{name}.{os.getpid()}.tmp"
+    texts = {name: json.dumps(content, ensure_ascii=False, indent=2) + "\n"
+             for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url)))}
+    changed = {name: text for name, text in texts.items()
+               if not (catalog / name).exists() or (catalog / name).read_text(encoding="utf-8") != text}
+    temps = {name: catalog / f".{name}.{os.getpid()}.tmp" for name in changed}
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        for name, text in changed.items():
+            with open(temps[name], "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
         fault_point("index")
-        os.replace(tmp, target)
+        for name in changed:
+            os.replace(temps[name], catalog / name)
     finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(catalog)
-    return True
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    if changed:
+        _fsync_dir(catalog)
+    return bool(changed)

@@ -37,6 +37,7 @@ _TRAILING_FORM_AND_BRANCH = f"(?:{_FORMS}).*$"
 
 # 和暦: era name → Gregorian year of its first year (元年).
 ERAS = {"令和": 2019, "平成": 1989, "昭和": 1926, "大正": 1912, "明治": 1868}
+MAX_ERA_YEAR = 99  # the longest era, 昭和, had 64 years
 _AMOUNT = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)千円")
 
 
@@ -69,22 +70,26 @@ def era_to_gregorian(era: str, year: str | int) -> int:
     if era not in ERAS:
         raise ValueError(f"unknown era {era!r}")
     n = 1 if year == "元" else int(year)
-    if n < 1:
+    if not 1 <= n <= MAX_ERA_YEAR:
         raise ValueError(f"{era}{year}年 is not a year")
     return ERAS[era] + n - 1
 
 
-def fiscal_years(text: str) -> list[tuple[int, int | None]]:
+def fiscal_years(text: str) -> list[tuple[int | None, int | None]]:
     """Every 年度 in `text` as (year from the era, Gregorian year printed beside it or None).
 
-    Reads 「2023（令和５）年度」, 「令和５年度」 and 「令和元年度」.
+    Reads 「2023（令和５）年度」, 「令和５年度」 and 「令和元年度」; an impossible era year (令和0年度)
+    gives None for the era year, for the caller to report.
     """
     t = normalize_text(text)
     eras = "|".join(ERAS)
     found = []
     for m in re.finditer(rf"(?:(\d{{4}})\s*\(\s*)?({eras})\s*(元|\d+)\s*\)?\s*年度", t):
         printed = int(m[1]) if m[1] else None
-        found.append((era_to_gregorian(m[2], m[3]), printed))
+        try:
+            found.append((era_to_gregorian(m[2], m[3]), printed))
+        except ValueError:
+            found.append((None, printed))
     return found
 
 
@@ -95,10 +100,10 @@ def parse_date(text: str) -> dt.date | None:
     m = re.search(rf"(?:(\d{{4}})|({eras})\s*(元|\d+))\s*年\s*(\d{{1,2}})\s*月\s*(\d{{1,2}})\s*日", t)
     if not m:
         return None
-    year = int(m[1]) if m[1] else era_to_gregorian(m[2], m[3])
     try:
+        year = int(m[1]) if m[1] else era_to_gregorian(m[2], m[3])
         return dt.date(year, int(m[4]), int(m[5]))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

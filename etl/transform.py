@@ -203,8 +203,12 @@ def _partners(raw: Extracted) -> pl.DataFrame:
 
 def _fiscal_year(raw: Extracted, results: list[CheckResult]) -> int | None:
     """The 年度 all headings agree on (era converted; the printed Gregorian year must match)."""
-    years = raw.fiscal_years
     check = "initiatives.fiscal_year"
+    for era, _, line in raw.fiscal_years:
+        if era is None:
+            results.append(failed(check, "initiatives", f"line {line}: the 和暦 year of the 年度 is impossible "
+                                  "(such as 令和0年度).", label=f"line {line}", expected="a year of the era"))
+    years = [y for y in raw.fiscal_years if y[0] is not None]
     bad = [(era, greg, line) for era, greg, line in years if greg is not None and greg != era]
     eras = sorted({era for era, _, _ in years})
     for era, greg, line in bad:
@@ -215,7 +219,7 @@ def _fiscal_year(raw: Extracted, results: list[CheckResult]) -> int | None:
             f"{era} (line {line})" for era, _, line in years), expected=eras[0], actual=eras))
     if not eras:
         results.append(failed(check, "initiatives", "no 年度 (such as 令和５年度) found in sections 2 and 3."))
-    if not bad and len(eras) == 1:
+    if not bad and len(eras) == 1 and len(years) == len(raw.fiscal_years):
         results.append(passed(check, "initiatives"))
     return eras[0] if eras else None
 

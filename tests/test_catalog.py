@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import json
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -41,10 +42,13 @@ def mtimes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+INDEX_FILES = {"catalog.json", "catalog.dcat.jsonld"}
+
+
 def is_leftover(rel: str) -> bool:
     """A staging folder (or anything in it) or an index temp file left by a killed build."""
     top = rel.split("/", 1)[0]
-    return top.startswith(".staging-") or (top.startswith(".catalog.json.") and top.endswith(".tmp"))
+    return top.startswith(".staging-") or (top.startswith(".catalog.") and top.endswith(".tmp"))
 
 
 def without_leftovers(snap: dict[str, str]) -> dict[str, str]:
@@ -96,15 +100,16 @@ def build(catalog: Path, raw: Path = REAL, *extra: str, env: dict[str, str] | No
 
 
 def clean_env() -> dict[str, str]:
-    """The environment without any fault hook set by the caller's shell."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETL_FAULT_")}
-    return env
+    """The environment for a Popen'd build (the autouse fixture has removed inherited hooks)."""
+    return dict(os.environ)
 
 
 @pytest.fixture(autouse=True)
 def _no_inherited_faults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ETL_FAULT_PAUSE", "ETL_FAULT_FAIL", "ETL_FAULT_ERRNO", "ETL_LOCK_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
+    """No fault hook or lock timeout from the caller's shell leaks into the builds."""
+    for name in list(os.environ):
+        if name.startswith("ETL_FAULT_") or name == "ETL_LOCK_TIMEOUT":
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
@@ -258,9 +263,9 @@ def test_sigkill_at_fault_point(point: str, start: str, published: Path, tmp_pat
         release_complete(release)
         prefix = f"{DATASET}/{version}"
         for key, value in before.items():
-            if key != "catalog.json":
+            if key not in INDEX_FILES:
                 assert after.get(key) == value, key
-        extra_keys = set(after) - set(before) - {"catalog.json", DATASET}
+        extra_keys = set(after) - set(before) - INDEX_FILES - {DATASET}
         assert all(k == prefix or k.startswith(prefix + "/") for k in extra_keys), extra_keys
         if "catalog.json" in after and after.get("catalog.json") != before.get("catalog.json"):
             assert version in listed(catalog)
@@ -315,8 +320,6 @@ def test_publish_failure_into_missing_catalog(point: str, code: str, tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a failed publish removes the catalog folder it created but "
-                                       "not the missing parent folders mkdir(parents=True) created")
 def test_publish_failure_leaves_no_parent_folders(tmp_path: Path) -> None:
     """A failing build into a catalog whose parent folders are missing leaves no new folders at all."""
     catalog = tmp_path / "a" / "b" / "catalog"
@@ -324,6 +327,32 @@ def test_publish_failure_leaves_no_parent_folders(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stdout + result.stderr
     assert not catalog.exists()
     assert snapshot(tmp_path) == {}
+
+
+def test_index_failure_after_catalog_json_rolls_back_catalog_json(catalog_with_release: Path) -> None:
+    """A real write error on the second index file (EFBIG via RLIMIT_FSIZE) leaves catalog.json as it was."""
+    catalog = catalog_with_release
+    assert build(catalog, REAL, "--version", "2023-02-10-r1").returncode == 0
+    before = snapshot(catalog)
+    # A file-size limit above every release file and the new catalog.json but below the new
+    # catalog.dcat.jsonld (three releases): only that last write fails, as on a nearly full disk.
+    biggest_release_file = max(p.stat().st_size for p in (catalog / DATASET / VERSION).iterdir())
+    limit = biggest_release_file + 4096
+    assert (catalog / "catalog.json").stat().st_size * 3 // 2 < limit
+    assert (catalog / "catalog.dcat.jsonld").stat().st_size * 3 // 2 > limit + 4096
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run([str(ETL), "build", "--raw", str(REAL), "--out", str(catalog), "--version", R2],
+                            capture_output=True, text=True, env=clean_env(), preexec_fn=limit_file_size,
+                            timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    no_traceback(result)
+    assert "File too large" in result.stderr
+    assert release_dirs(catalog) == [VERSION, "2023-02-10-r1"]
+    assert R2 not in listed(catalog)
+    assert snapshot(catalog) == before
 
 
 # ── one writer at a time ─────────────────────────────────────────────────────────────────
@@ -385,11 +414,14 @@ def test_leftovers_removed_by_next_successful_build(kind: str, catalog_with_rele
     (staging / "datapackage.json").write_text("{}", encoding="utf-8")
     (staging / "sub" / "file.csv").write_text("a\n1\n", encoding="utf-8")
     (catalog / ".catalog.json.123.tmp").write_text("{", encoding="utf-8")
+    (catalog / ".catalog.dcat.jsonld.456.tmp").write_text("{", encoding="utf-8")
     args = (v2_doc, "--version", R2) if kind == "publishes" else (REAL,)
     result = build(catalog, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not staging.exists()
     assert not (catalog / ".catalog.json.123.tmp").exists()
-    assert sorted(p.name for p in catalog.iterdir()) == ["catalog.json", DATASET]
+    assert not (catalog / ".catalog.dcat.jsonld.456.tmp").exists()
+    assert not [p.name for p in catalog.iterdir() if is_leftover(p.name)]
+    assert {p.name for p in catalog.iterdir()} <= INDEX_FILES | {DATASET}
     assert listed(catalog) == ([VERSION, R2] if kind == "publishes" else [VERSION])
 
