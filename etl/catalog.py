@@ -54,8 +54,13 @@ def publish(
     write: Callable[[Path], None],
     verify: Callable[[Path], None],
     describe_conflict: Callable[[Path, Path], str],
+    equivalent: Callable[[Path, Path], bool] = lambda a, b: False,
 ) -> Outcome:
-    """Stage, verify and move one release into the catalog; refuse to replace a different one."""
+    """Stage, verify and move one release into the catalog; refuse to replace a different one.
+
+    An existing release is left alone when the staged files are byte-identical, or `equivalent`
+    (same data written by another library version): then the outcome is "unchanged".
+    """
     check_version(version)
     target = catalog / dataset_name / version
     created = [p for p in (catalog, *catalog.parents) if not p.exists()]  # deepest first
@@ -71,7 +76,7 @@ def publish(
                 verify(staging)
                 fault_point("verified")
                 if target.exists():
-                    if not _same_files(staging, target):
+                    if not (_same_files(staging, target) or equivalent(target, staging)):
                         raise ReleaseConflict(describe_conflict(target, staging))
                     write_index(catalog)  # mends an index left stale by a crash
                     return Outcome("unchanged", target)

@@ -425,3 +425,28 @@ def test_leftovers_removed_by_next_successful_build(kind: str, catalog_with_rele
     assert {p.name for p in catalog.iterdir()} <= INDEX_FILES | {DATASET}
     assert listed(catalog) == ([VERSION, R2] if kind == "publishes" else [VERSION])
 
+
+
+def test_same_data_from_another_parquet_writer_counts_as_unchanged(tmp_path: Path) -> None:
+    """A release whose Parquet bytes came from another pyarrow version is kept, not a conflict."""
+    import pyarrow.parquet as pq
+
+    catalog = tmp_path / "catalog"
+    assert build(catalog).returncode == 0
+    release = catalog / DATASET / VERSION
+    parquet = release / "072036_initiatives.parquet"
+    pq.write_table(pq.read_table(parquet), parquet, compression="snappy")  # other writer, same data
+    package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
+    entry = next(r for r in package["resources"] if r["path"] == parquet.name)
+    entry["hash"] = "sha256:" + hashlib.sha256(parquet.read_bytes()).hexdigest()
+    entry["x-bytes"] = parquet.stat().st_size
+    (release / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n",
+                                              encoding="utf-8")
+    from etl.catalog import write_index
+
+    write_index(catalog)  # as that other build would have left it
+    before = snapshot(catalog)
+    result = build(catalog)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already published" in result.stdout
+    assert snapshot(catalog) == before
