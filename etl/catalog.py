@@ -88,8 +88,7 @@ def publish(
                     _fsync_dir(target.parent)
                     fault_point("renamed")
                     write_index(catalog)
-                except OSError:
-                    # Roll back: a failed publish leaves the catalog as it was.
+                except BaseException:  # whatever failed, a failed publish leaves the catalog as it was
                     os.rename(target, staging)
                     if made_parent:
                         target.parent.rmdir()
@@ -194,17 +193,31 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def releases(catalog: Path) -> list[tuple[str, str, dict[str, Any]]]:
-    """(dataset, version, datapackage) for every complete release in the catalog."""
+    """(dataset, version, datapackage) for every complete release in the catalog.
+
+    A folder whose datapackage.json is unreadable, or lists a file that is not there, is not a
+    release the index can describe: it is left out (and `etl validate` on it says why).
+    """
     found = []
     for package in sorted(catalog.glob("*/*/datapackage.json")):
         release = package.parent
         if release.name.startswith(".") or release.parent.name.startswith("."):
             continue
         try:
-            found.append((release.parent.name, release.name, json.loads(package.read_text(encoding="utf-8"))))
-        except (OSError, json.JSONDecodeError):
+            descriptor = json.loads(package.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
+        if _describes_its_files(release, descriptor):
+            found.append((release.parent.name, release.name, descriptor))
     return found
+
+
+def _describes_its_files(release: Path, descriptor: Any) -> bool:
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
+        return False
+    keys = ("name", "path", "format", "hash")
+    return all(isinstance(r, dict) and all(isinstance(r.get(k), str) for k in keys)
+               and (release / r["path"]).is_file() for r in descriptor["resources"])
 
 
 def index(catalog: Path) -> dict[str, Any]:

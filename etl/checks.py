@@ -31,11 +31,16 @@ def _totals_by(tables: Tables, axis: str, check: str, noun: str) -> list[CheckRe
             out.append(failed(check, "agreement_counts",
                               f"{r[axis]} has counts but no printed {noun}.", label=r[axis],
                               field="協定数", expected=None, actual=r["計"]))
+        elif r["計"] is None:
+            out.append(failed(check, "agreement_counts",
+                              f"{r[axis]} (line {r['原文行番号']}): printed {noun} {r['印字値']}, but the table has "
+                              "no cells for it (see agreement_counts.placement).", label=r[axis], field="協定数",
+                              expected=r["印字値"], actual=None))
         elif r["計"] != r["印字値"]:
             out.append(failed(check, "agreement_counts",
                               f"{r[axis]} (line {r['原文行番号']}): printed {noun} {r['印字値']}, "
-                              f"cells sum to {r['計'] or 0}.", label=r[axis], field="協定数",
-                              expected=r["印字値"], actual=r["計"] or 0))
+                              f"cells sum to {r['計']}.", label=r[axis], field="協定数",
+                              expected=r["印字値"], actual=r["計"]))
     return out or [passed(check, "agreement_counts")]
 
 
@@ -66,7 +71,7 @@ def grand_total(tables: Tables) -> list[CheckResult]:
                        f"{total['区分']} row (line {total['原文行番号']}): printed total {total['印字値']}, "
                        f"all cells sum to {cells}.", label=total["区分"], field="協定数",
                        expected=total["印字値"], actual=cells)]
-    return [passed(check, "agreement_counts", label=str(cells))]
+    return [passed(check, "agreement_counts", label=total["区分"], expected=total["印字値"], actual=cells)]
 
 
 def headline_total(tables: Tables) -> list[CheckResult]:
@@ -81,7 +86,7 @@ def headline_total(tables: Tables) -> list[CheckResult]:
                        f"headline 「{head['区分']}」 (line {head['原文行番号']}) prints {head['印字値']}件, "
                        f"the 合計 row (line {total['原文行番号']}) prints {total['印字値']}.",
                        label=head["区分"], expected=total["印字値"], actual=head["印字値"])]
-    return [passed(check, "agreement_counts", label=str(head["印字値"]))]
+    return [passed(check, "agreement_counts", label=head["区分"], expected=total["印字値"], actual=head["印字値"])]
 
 
 def partner_count(tables: Tables) -> list[CheckResult]:
@@ -96,7 +101,32 @@ def partner_count(tables: Tables) -> list[CheckResult]:
                        f"【協定先:{printed['印字値']}団体】 (line {printed['原文行番号']}) but {listed} "
                        "names are listed above it.", label=printed["区分"],
                        expected=printed["印字値"], actual=listed)]
-    return [passed(check, "partnership_partners", label=str(listed))]
+    return [passed(check, "partnership_partners", label=printed["区分"], expected=printed["印字値"], actual=listed)]
+
+
+def unique_partner_names(tables: Tables) -> list[CheckResult]:
+    """No partner is listed twice (same name after normalisation)."""
+    check = "partnership_partners.unique_names"
+    t = tables["partnership_partners"]
+    twice = t.filter(pl.col("協定先名称").is_duplicated()).group_by("協定先名称", maintain_order=True).agg(
+        pl.col("協定先ID"), pl.col("原文行番号"))
+    return [
+        failed(check, "partnership_partners", f"「{r['協定先名称']}」 is listed {len(r['協定先ID'])} times "
+               f"(協定先ID {', '.join(map(str, r['協定先ID']))}; lines {', '.join(map(str, r['原文行番号']))}).",
+               label=r["協定先名称"], field="協定先名称", expected=1, actual=len(r["協定先ID"]))
+        for r in twice.iter_rows(named=True)
+    ] or [passed(check, "partnership_partners", expected=t.height, actual=t["協定先名称"].n_unique())]
+
+
+def one_fiscal_year(tables: Tables) -> list[CheckResult]:
+    """Sections 2 and 3 describe one and the same 年度."""
+    check = "initiatives.fiscal_year"
+    years = pl.concat([tables["initiatives"].select("年度"), tables["partnership_activities"].select("年度")])
+    found = sorted(years["年度"].drop_nulls().unique().to_list())
+    if len(found) > 1:
+        return [failed(check, "initiatives", f"the tables name several 年度: {', '.join(map(str, found))}.",
+                       field="年度", expected=1, actual=found)]
+    return [passed(check, "initiatives", label=str(found[0]) if found else "")]
 
 
 def _label(r: dict) -> str:
@@ -153,6 +183,8 @@ INVARIANTS: list[Callable[[Tables], list[CheckResult]]] = [
     grand_total,
     headline_total,
     partner_count,
+    unique_partner_names,
+    one_fiscal_year,
     budgets_positive,
     sub_amounts,
     initiative_partner_counts,

@@ -83,7 +83,12 @@ def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
 
     raw = args.raw or pipeline.newest_document(Path("raw"))
-    result = pipeline.build(raw, args.out, args.version)
+    try:
+        result = pipeline.build(raw, args.out, args.version)
+    except EtlError as exc:
+        if getattr(exc, "report", None) is not None:
+            _write_report(exc.report, args.report)
+        raise
     _write_report(result.report, args.report)
     if not result.report.valid:
         print(result.report.render())

@@ -15,17 +15,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.normalize import amount_only, display_width, fiscal_years, parse_date
+from etl.normalize import NUMBER, amount_only, amounts_in, display_width, fiscal_years, parse_date
 from etl.normalize import normalize_text as N
 from etl.source import SourceText
 
 Line = tuple[int, str]  # (1-based line number, text stripped of surrounding blanks)
 
 _HEADING = re.compile(r"^([1-9])\s+(\S.*)$")
-_NUMBER = r"\d{1,3}(?:,\d{3})+|\d+"
-_COUNT_ROW = re.compile(rf"^(\S+)((?:\s+(?:{_NUMBER}))+)$")
-_HEADLINE = re.compile(rf"(\S*連携協定数)\s*:\s*({_NUMBER})\s*件")
-_PARTNER_COUNT = re.compile(rf"【\s*協定先\s*:\s*({_NUMBER})\s*団体")
+_COUNT_ROW = re.compile(rf"^(\S+)((?:\s+(?:{NUMBER}))+)$")
+_HEADLINE = re.compile(rf"(\S*連携協定数)\s*:\s*({NUMBER})\s*件")
+_PARTNER_COUNT = re.compile(rf"【\s*協定先\s*:\s*({NUMBER})\s*団体")
 _TOTAL_LABEL = "合計"
 _SUB_AMOUNT = "※うち"
 _NOTE = "※"
@@ -33,6 +32,7 @@ _BULLET = "・"
 # Page furniture: printed around the tables but never part of a cell. A paragraph that mentions
 # a QR code is a caption for the code's image, whatever its other lines say.
 _QR_CAPTION = re.compile(r"QR\s*コード")
+_CAPTION_WIDTH = 20  # characters; a table cell that mentions a QR code is longer or has a space
 _FURNITURE_LINE = re.compile(r"^(?:単位\s*:.*|\S*年度\s*当初予算関連資料)$")
 
 
@@ -51,7 +51,6 @@ class Extracted:
     title: Located
     material: Located | None
     as_of: dt.date
-    as_of_line: int
     headline: Located
     headline_label: str
     categories: Located
@@ -62,7 +61,7 @@ class Extracted:
     initiatives: pl.DataFrame
     initiative_lines: pl.DataFrame
     initiative_partners: pl.DataFrame
-    amounts: pl.DataFrame  # every 「N千円」 in section 2: 原文行番号, 位置, 値
+    amounts: pl.DataFrame  # every 「N千円」 in section 2: 原文行番号, 位置, 原文, 値
     activity_lines: pl.DataFrame
     activity_partners: pl.DataFrame
     activity_fields: pl.DataFrame
@@ -79,13 +78,12 @@ def extract(source: SourceText) -> Extracted:
     partners, partner_count = _partners(s1, printed)
     init = _initiatives(s2, printed)
     act = _activities(s3, printed)
-    years = [(era, greg, n) for n, t in (s2[0], s3[0]) for era, greg in _fiscal_years(t)]
-    years += [(era, greg, n) for n, t in s2[1:] if "当初予算" in N(t) for era, greg in _fiscal_years(t)]
+    years = [(era, greg, n) for n, t in (s2[0], s3[0]) for era, greg in fiscal_years(t)]
+    years += [(era, greg, n) for n, t in s2[1:] if "当初予算" in N(t) for era, greg in fiscal_years(t)]
     return Extracted(
         title=_title(lines, printed),
         material=_material(lines, printed),
         as_of=as_of,
-        as_of_line=s1[0][0],
         headline=(headline := _one(s1, _HEADLINE, "the headline 「他の機関との連携協定数：N件」")),
         headline_label=_HEADLINE.search(N(printed[headline.line]))[1],
         categories=categories,
@@ -134,12 +132,20 @@ def _without_furniture(paras: list[list[Line]]) -> list[list[Line]]:
     """Paragraphs with page furniture (QR captions, running headers, units) removed."""
     kept = []
     for para in paras:
-        if any(_QR_CAPTION.search(N(t)) for _, t in para):
+        if _is_qr_caption(para):
             continue
         para = [(n, t) for n, t in para if not _FURNITURE_LINE.match(N(t))]
         if para:
             kept.append(para)
     return kept
+
+
+def _is_qr_caption(para: list[Line]) -> bool:
+    """A short caption beside a QR code: every line a few words, none a cell, bullet or amount."""
+    if not any(_QR_CAPTION.search(N(t)) for _, t in para):
+        return False
+    return all(len(N(t)) <= _CAPTION_WIDTH and " " not in N(t) and not _is_bullet(t) and "千円" not in N(t)
+               for _, t in para)
 
 
 def _title(lines: list[Line], printed: dict[int, str]) -> Located:
@@ -169,10 +175,6 @@ def _as_of(heading: Line) -> dt.date:
             "section 1 heading has no valid as-of date such as （2023年２月10日現在）.", heading[0]
         )
     return as_of
-
-
-def _fiscal_years(text: str) -> list[tuple[int, int | None]]:
-    return fiscal_years(text)
 
 
 # ── section 1: counts and the partner list ────────────────────────────────────────────────
@@ -237,6 +239,7 @@ class _Initiative:
     sub_label: Located | None = None
     sub_amount: Located | None = None
     note: list[Line] = field(default_factory=list)
+    extra_sub_labels: list[int] = field(default_factory=list)
 
     @property
     def first_line(self) -> int:
@@ -283,7 +286,10 @@ def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int
         if _is_amount(text):
             _take_amount(row, Located(printed[n], n))
         elif N(text).startswith(_SUB_AMOUNT):
-            row.sub_label = Located(N(text)[len(_SUB_AMOUNT) :], n)
+            if row.sub_label is None:
+                row.sub_label = Located(N(text)[len(_SUB_AMOUNT) :], n)
+            else:
+                row.extra_sub_labels.append(n)  # reported by initiatives.sub_amount_within_budget
         elif N(text).startswith(_NOTE) or (row.note and pos > 0):
             row.note.append((n, text))
         elif pos == 0:
@@ -303,7 +309,7 @@ def _starts_new_row(row: _Initiative, text: str) -> bool:
 
 def _read_cells(row: _Initiative, n: int, text: str, first: bool) -> None:
     """Cells on one printed line are separated by spaces; the first continues or opens a cell."""
-    tokens = text.split()
+    tokens = re.sub(r"(\d)\s+千円", r"\1千円", text).split()  # 「1,234 千円」 is one cell
     for i, token in enumerate(tokens):
         if _is_amount(token) and i == len(tokens) - 1 and i > 0:
             _take_amount(row, Located(token, n))
@@ -358,10 +364,11 @@ def _initiative_frames(
             "うち額_原文": [located(r.sub_amount, "text") for r in rows],
             "うち行": [located(r.sub_amount, "line") for r in rows],
             "備考_原文": ["".join(t for _, t in r.note) or None for r in rows],
+            "追加うち行": [r.extra_sub_labels[0] if r.extra_sub_labels else None for r in rows],
         },
         schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "分野_原文": pl.String, "協定名称_原文": pl.String,
                 "協定先_原文": pl.String, "予算_原文": pl.String, "予算行": pl.Int64, "うち_原文": pl.String,
-                "うち額_原文": pl.String, "うち行": pl.Int64, "備考_原文": pl.String},
+                "うち額_原文": pl.String, "うち行": pl.Int64, "備考_原文": pl.String, "追加うち行": pl.Int64},
     )
     content = [
         (i, n, text, display_width(text))
@@ -379,13 +386,9 @@ def _initiative_frames(
     partner_lines = pl.DataFrame(
         partners, schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "原文": pl.String}, orient="row"
     )
-    amounts = [
-        (n, m.start(), m[0])
-        for n, t in s2
-        for m in re.finditer(rf"(?:{_NUMBER})千円", N(t))
-    ]
+    amounts = [(n, pos, text, value) for n, t in s2 for value, pos, text in amounts_in(t)]
     amount_frame = pl.DataFrame(
-        amounts, schema={"原文行番号": pl.Int64, "位置": pl.Int64, "原文": pl.String}, orient="row"
+        amounts, schema={"原文行番号": pl.Int64, "位置": pl.Int64, "原文": pl.String, "値": pl.Int64}, orient="row"
     )
     return {
         "initiatives": initiatives,

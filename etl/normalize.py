@@ -30,6 +30,7 @@ LEGAL_FORMS = (
     "(株)", "(有)", "(同)", "(一社)", "(一財)", "(公社)", "(公財)", "(学)", "(医)", "(福)", "(特非)",
 )
 _FORMS = "|".join(re.escape(f) for f in LEGAL_FORMS)
+LEGAL_FORM = f"(?:{_FORMS})"  # one legal form, as a regex for normalised text
 _LEADING_FORMS = f"^(?:{_FORMS})+"
 # Spelled out rather than \s, which means more in Python than in polars' (Rust) regex.
 _BLANKS = "[ \t\n\r\f\v]+"
@@ -38,7 +39,11 @@ _TRAILING_FORM_AND_BRANCH = f"(?:{_FORMS}).*$"
 # 和暦: era name → Gregorian year of its first year (元年).
 ERAS = {"令和": 2019, "平成": 1989, "昭和": 1926, "大正": 1912, "明治": 1868}
 MAX_ERA_YEAR = 99  # the longest era, 昭和, had 64 years
-_AMOUNT = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)千円")
+# A whole number as printed (thousands separated by commas or not) and a 「N千円」 amount; the
+# same patterns serve the parser (Python re) and the tables (polars).
+NUMBER = r"\d{1,3}(?:,\d{3})+|\d+"
+AMOUNT = rf"({NUMBER})\s*千円"
+_AMOUNT = re.compile(AMOUNT)
 
 
 def normalize_text(value: str) -> str:
@@ -107,10 +112,10 @@ def parse_date(text: str) -> dt.date | None:
         return None
 
 
-def amounts_in(text: str) -> list[tuple[int, int, int]]:
-    """Every 「N千円」 in `text` as (value, start, end); 円 amounts like 5,000円 are not matched."""
+def amounts_in(text: str) -> list[tuple[int, int, str]]:
+    """Every 「N千円」 in `text` as (value, position, text as normalised); 5,000円 is not one."""
     t = normalize_text(text)
-    return [(int(m[1].replace(",", "")), m.start(), m.end()) for m in _AMOUNT.finditer(t)]
+    return [(int(m[1].replace(",", "")), m.start(), m[0]) for m in _AMOUNT.finditer(t)]
 
 
 def amount_only(text: str) -> int | None:

@@ -13,7 +13,7 @@ from frictionless import Package, system
 
 from etl import catalog, schemas
 from etl.diff import diff_releases, render
-from etl.errors import LayoutError, PublishError, UsageError
+from etl.errors import EtlError, LayoutError, PublishError, UsageError
 from etl.extract import extract
 from etl.publish import write_release
 from etl.report import Report
@@ -59,16 +59,24 @@ def build(raw: Path, out: Path, version: str | None = None) -> BuildResult:
     report = validate_dataset(dataset)
     if not report.valid:
         return BuildResult(report, dataset)
-    outcome = catalog.publish(
+    try:
+        outcome = _publish(out, dataset, version)
+    except EtlError as exc:
+        exc.report = report  # the checks all passed; a pipeline still wants the report
+        raise
+    return BuildResult(report, dataset, outcome)
+
+
+def _publish(out: Path, dataset: Dataset, version: str | None) -> catalog.Outcome:
+    return catalog.publish(
         out,
         schemas.package_metadata()["name"],
         version or dataset.as_of,
-        write=lambda folder: write_release(dataset, folder, raw.name, version or dataset.as_of),
+        write=lambda folder: write_release(dataset, folder, version or dataset.as_of),
         verify=verify_release,
         describe_conflict=_conflict_message,
         equivalent=same_data,
     )
-    return BuildResult(report, dataset, outcome)
 
 
 def verify_release(folder: Path) -> None:
@@ -96,7 +104,8 @@ def same_data(existing: Path, staged: Path) -> bool:
     for name in names:
         a, b = existing / name, staged / name
         if name.endswith(".parquet"):
-            if not pl.read_parquet(a).equals(pl.read_parquet(b)) or pl.read_parquet_schema(a) != pl.read_parquet_schema(b):
+            old, new = pl.read_parquet(a), pl.read_parquet(b)
+            if old.schema != new.schema or not old.equals(new):
                 return False
         elif name == "datapackage.json":
             if _without_parquet_bytes(a) != _without_parquet_bytes(b):
@@ -117,7 +126,13 @@ def _without_parquet_bytes(file: Path) -> dict:
 
 def _conflict_message(existing: Path, staged: Path) -> str:
     diffs = [d for d in diff_releases(existing, staged) if not d.empty]
-    summary = render(diffs, limit=10) if diffs else "  (same data; the metadata or file bytes differ)"
+    if diffs:
+        summary = render(diffs, limit=10)
+    else:
+        differing = sorted(p.name for p in staged.iterdir()
+                           if not (existing / p.name).exists() or (existing / p.name).read_bytes() != p.read_bytes())
+        summary = ("  the data is the same; these files differ (source line numbers or metadata): "
+                   + ", ".join(differing))
     return (f"release {existing.parent.name}/{existing.name} is already published with different content; "
             f"releases are immutable, so it was left as it was.\n{summary}\n"
             "To publish this content anyway, give it a new version name: etl build --version NAME.")

@@ -30,7 +30,7 @@ def file_stem(table: str) -> str:
     return f"{schemas.municipality()['全国地方公共団体コード']}_{table}"
 
 
-def write_release(dataset: Dataset, folder: Path, source_name: str, version: str) -> dict[str, Any]:
+def write_release(dataset: Dataset, folder: Path, version: str) -> dict[str, Any]:
     """Write every table as CSV and Parquet plus datapackage.json into `folder`; return the descriptor."""
     folder.mkdir(parents=True, exist_ok=True)
     resources = []
@@ -41,7 +41,7 @@ def write_release(dataset: Dataset, folder: Path, source_name: str, version: str
         write_parquet(ts, frame, parquet)
         resources.append(_resource(ts, csv, "csv"))
         resources.append(_resource(ts, parquet, "parquet"))
-    descriptor = package_descriptor(dataset, resources, source_name, version)
+    descriptor = package_descriptor(dataset, resources, version)
     text = json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n"
     (folder / "datapackage.json").write_text(text, encoding="utf-8")
     return descriptor
@@ -102,7 +102,6 @@ def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
     }
     if fmt == "csv":
         resource["encoding"] = "utf-8"
-    if fmt == "csv":
         resource["bytes"] = len(data)
     else:
         # frictionless-py 5 reads Parquet through pyarrow and never counts its bytes, so a
@@ -115,7 +114,7 @@ def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
 
 
 def package_descriptor(
-    dataset: Dataset, resources: list[dict[str, Any]], source_name: str, version: str
+    dataset: Dataset, resources: list[dict[str, Any]], version: str
 ) -> dict[str, Any]:
     """datapackage.json (Frictionless v2): metadata from schemas/package.json and the document."""
     meta = schemas.package_metadata()
@@ -133,7 +132,7 @@ def package_descriptor(
         "keywords": meta["keywords"],
         "licenses": meta["licenses"],
         "contributors": meta["contributors"],
-        "sources": [{"title": source_title, "version": dataset.as_of, "x-file": source_name}],
+        "sources": [{"title": source_title, "version": dataset.as_of}],
         "x-attribution": meta["x-attribution"].format(title=dataset.title, material=dataset.material),
         "x-municipality": meta["x-municipality"],
         "x-as-of": dataset.as_of,

@@ -48,10 +48,21 @@ class Report:
     def to_json(self) -> str:
         payload = {
             "valid": self.valid,
-            "checks": [{"check": c, "passed": ok} for c, ok in self.checks().items()],
+            "checks": [self._summary(c, ok) for c, ok in self.checks().items()],
             "failures": [_public(r) for r in self.failures],
         }
         return json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
+
+    def _summary(self, check: str, ok: bool) -> dict[str, Any]:
+        """One check: its table, whether it passed, and the values it compared when it did."""
+        results = [r for r in self.results if r.check == check]
+        compared = [{"label": r.label, "expected": r.expected, "actual": r.actual}
+                    for r in results if r.passed and (r.label or r.expected is not None)]
+        entry: dict[str, Any] = {"check": check, "table": results[0].table, "passed": ok,
+                                 "failures": sum(not r.passed for r in results)}
+        if compared:
+            entry["compared"] = compared
+        return entry
 
     def render(self) -> str:
         """The steward's view: a summary line, then failures grouped by table."""
@@ -71,8 +82,8 @@ def _public(r: CheckResult) -> dict[str, Any]:
     return d
 
 
-def passed(check: str, table: str, label: str = "") -> CheckResult:
-    return CheckResult(check=check, table=table, passed=True, label=label)
+def passed(check: str, table: str, label: str = "", expected: Any = None, actual: Any = None) -> CheckResult:
+    return CheckResult(check=check, table=table, passed=True, label=label, expected=expected, actual=actual)
 
 
 def failed(check: str, table: str, message: str, **kw: Any) -> CheckResult:

@@ -124,9 +124,3 @@ def tables() -> list[TableSchema]:
 def municipality() -> dict[str, str]:
     """全国地方公共団体コード, 都道府県名, 市区町村名 of the publishing municipality."""
     return dict(package_metadata()["x-municipality"])
-
-
-def enum(table_name: str, field_name: str) -> list[str]:
-    """The code list (constraints.enum) of one field."""
-    f = next(f for f in table(table_name).fields if f["name"] == field_name)
-    return list(f["constraints"]["enum"])

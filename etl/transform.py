@@ -14,7 +14,7 @@ import polars as pl
 
 from etl import schemas
 from etl.extract import Extracted
-from etl.normalize import name_key_expr, normalize_expr
+from etl.normalize import AMOUNT, LEGAL_FORM, NUMBER, name_key_expr, normalize_expr
 from etl.report import CheckResult, failed, passed
 
 # A line of a multi-line cell without 「・」 bullets ends an item (rather than wrapping) when it
@@ -22,7 +22,6 @@ from etl.report import CheckResult, failed, passed
 WRAP_RATIO = 0.8
 # Placing dropped cells tries every arrangement; beyond this many the table is refused.
 MAX_PLACEMENTS = 100_000
-_N = r"\d{1,3}(?:,\d{3})+|\d+"
 
 
 @dataclass
@@ -53,6 +52,7 @@ def transform(raw: Extracted) -> Dataset:
         **_activities(raw, partners, year, results),
     }
     _check_amounts(raw, results)
+    _check_sub_labels(raw, results)
     conformed = {name: schemas.table(name).conform(_with_municipality(name, f)) for name, f in tables.items()}
     return Dataset(
         tables=conformed,
@@ -76,24 +76,30 @@ def _agreement_counts(raw: Extracted, results: list[CheckResult]) -> tuple[pl.Da
     categories = raw.categories.text.split()
     rows = raw.count_rows.with_columns(
         pl.col("値").list.eval(pl.element().str.replace_all(",", "").cast(pl.Int64))
-    ).to_dicts()
-    *body, total = rows
-    col_totals = total["値"][1:]
+    )
+    body, total = rows.head(-1), rows.tail(1)
+    col_totals = total["値"].list.slice(1).item().to_list()
+    total_line = total["原文行番号"].item()
     if len(col_totals) != len(categories):
         results.append(failed(
             "agreement_counts.placement", "agreement_counts",
-            f"合計 row (line {total['原文行番号']}) prints {len(col_totals)} column totals for "
+            f"合計 row (line {total_line}) prints {len(col_totals)} column totals for "
             f"{len(categories)} 相手方区分 ({' '.join(categories)}); every column total must be printed.",
             label="合計", expected=len(categories), actual=len(col_totals)))
         col_totals = None
-    placed = place_cells([(r["ラベル"], r["原文行番号"], r["値"][1:]) for r in body], len(categories),
-                         col_totals, results)
-    cells = pl.DataFrame(
-        [(label, categories[j], v) for label, values in placed.items() for j, v in enumerate(values)],
-        schema={"協定種別": pl.String, "相手方区分": pl.String, "協定数": pl.Int64}, orient="row",
-    ).with_columns(pl.lit(raw.as_of).alias("時点"))
-    totals = _printed_totals(raw, body, total, categories)
-    return cells, totals
+    printed = zip(body["ラベル"], body["原文行番号"], body["値"].list.slice(1).to_list(), strict=True)
+    placed = place_cells(list(printed), len(categories), col_totals, results)
+    cells = (
+        pl.DataFrame({"協定種別": list(placed), "値": list(placed.values())},
+                     schema={"協定種別": pl.String, "値": pl.List(pl.Int64)})
+        .with_row_index("行順")
+        .with_columns(pl.col("値").list.to_struct(fields=categories))
+        .unnest("値")
+        .unpivot(index=["行順", "協定種別"], variable_name="相手方区分", value_name="協定数")
+        .sort("行順", pl.col("相手方区分").cast(pl.Enum(categories)))
+        .with_columns(pl.lit(raw.as_of).alias("時点"))
+    )
+    return cells, _printed_totals(raw, body, total, categories)
 
 
 def place_cells(
@@ -110,7 +116,15 @@ def place_cells(
     """
     placed: dict[str, list[int]] = {}
     short: list[tuple[str, int, list[int]]] = []
+    seen: dict[str, int] = {}
     for label, line, values in rows:
+        if label in seen:
+            results.append(failed(
+                "agreement_counts.placement", "agreement_counts",
+                f"{label} row is printed twice (lines {seen[label]} and {line}); the second is left out.",
+                label=label, expected=1, actual=2))
+            continue
+        seen[label] = line
         if len(values) > width:
             results.append(failed(
                 "agreement_counts.placement", "agreement_counts",
@@ -127,7 +141,7 @@ def place_cells(
     if solutions is not None and len(solutions) == 1:
         placed.update(solutions[0])
         results.append(passed("agreement_counts.placement", "agreement_counts"))
-        return {label: placed[label] for label, _, _ in rows if label in placed}
+        return {label: placed[label] for label in seen if label in placed}
     for label, line, values in short:
         results.append(failed(
             "agreement_counts.placement", "agreement_counts",
@@ -179,14 +193,27 @@ def _placement_message(label, line, values, width, solutions) -> str:
             f"相手方区分 and the empty cells cannot be placed: {why}.")
 
 
-def _printed_totals(raw: Extracted, body: list[dict], total: dict, categories: list[str]) -> pl.DataFrame:
-    t = "agreement_counts"
-    rows = [(t, "協定種別", r["ラベル"], r["値"][0], r["原文行番号"]) for r in body if r["値"]]
-    rows += [(t, "相手方区分", c, v, total["原文行番号"]) for c, v in zip(categories, total["値"][1:])]
-    rows += [(t, "総数", total["ラベル"], total["値"][0], total["原文行番号"])]
-    rows += [(t, "見出し総数", raw.headline_label, int(raw.headline.text), raw.headline.line)]
-    rows += [("partnership_partners", "団体数", "協定先", int(raw.partner_count.text), raw.partner_count.line)]
-    return pl.DataFrame(rows, schema=["対象表", "集計軸", "区分", "印字値", "原文行番号"], orient="row")
+def _printed_totals(raw: Extracted, body: pl.DataFrame, total: pl.DataFrame, categories: list[str]) -> pl.DataFrame:
+    """Every total the document prints, one row each, so that anyone can re-check the sums."""
+    def block(table: str, axis: str, frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.select(pl.lit(table).alias("対象表"), pl.lit(axis).alias("集計軸"),
+                            pl.col("区分"), pl.col("印字値").cast(pl.Int64), pl.col("原文行番号").cast(pl.Int64))
+
+    first = pl.col("値").list.first().alias("印字値")
+    columns = (total.select(pl.col("値").list.slice(1).alias("印字値"), "原文行番号").explode("印字値")
+               .with_row_index("j").join(pl.DataFrame({"区分": categories}).with_row_index("j"), on="j"))
+    scalars = pl.DataFrame({
+        "区分": [raw.headline_label, "協定先"],
+        "印字値": [int(raw.headline.text), int(raw.partner_count.text)],
+        "原文行番号": [raw.headline.line, raw.partner_count.line],
+    })
+    return pl.concat([
+        block("agreement_counts", "協定種別", body.select(pl.col("ラベル").alias("区分"), first, "原文行番号")),
+        block("agreement_counts", "相手方区分", columns),
+        block("agreement_counts", "総数", total.select(pl.col("ラベル").alias("区分"), first, "原文行番号")),
+        block("agreement_counts", "見出し総数", scalars.head(1)),
+        block("partnership_partners", "団体数", scalars.tail(1)),
+    ])
 
 
 def _partners(raw: Extracted) -> pl.DataFrame:
@@ -225,21 +252,36 @@ def _fiscal_year(raw: Extracted, results: list[CheckResult]) -> int | None:
 
 
 def _amount(expr: pl.Expr) -> pl.Expr:
-    return normalize_expr(expr).str.extract(rf"({_N})千円").str.replace_all(",", "").cast(pl.Int64)
+    return normalize_expr(expr).str.extract(AMOUNT).str.replace_all(",", "").cast(pl.Int64)
 
 
 def _partner_names(raw: Extracted) -> pl.DataFrame:
-    """Section 2 partner cells split at 「、」: one row per name with the line it starts on."""
-    lines = raw.initiative_partners.with_columns(
-        pl.col("原文").str.split("、").alias("片"),
-        pl.col("原文").str.count_matches("、").cum_sum().shift(1, fill_value=0).over("取組順").alias("始"),
-    ).explode("片", keep_nulls=False).with_columns(
-        (pl.col("始") + pl.int_range(pl.len()).over("取組順", "原文行番号")).alias("名前番号")
+    """Section 2 partner cells split into names: one row per name with the line it starts on.
+
+    A name ends at 「、」 or at a line that ends in a legal form after a name (…協同組合), and a
+    line that starts with a legal form (株式会社…) starts a name; but a line that is only a legal
+    form (公立大学法人 / 福島県立医科大学) is the start of a name wrapped onto the next line.
+    """
+    text = normalize_expr(pl.col("原文")).str.strip_chars()
+    only_form = text.str.contains(f"^{LEGAL_FORM}+$")
+    after_form_only = only_form.shift(1).over("取組順").fill_null(False)
+    prev = text.shift(1).over("取組順")
+    new_line_name = (
+        prev.is_null()
+        | prev.str.ends_with("、")
+        | (prev.str.contains(f"{LEGAL_FORM}$") & ~after_form_only)
+        | (text.str.contains(f"^{LEGAL_FORM}") & ~after_form_only)
+    )
+    pieces = (
+        raw.initiative_partners.with_columns(new_line_name.alias("改名"), pl.col("原文").str.split("、").alias("片"))
+        .explode("片", keep_nulls=False)
+        .with_columns(pl.int_range(pl.len()).over("取組順", "原文行番号").alias("k"))
+        .with_columns(((pl.col("k") > 0) | pl.col("改名")).cast(pl.Int64).cum_sum().over("取組順").alias("名前番号"))
     )
     return (
-        lines.filter(pl.col("片").str.strip_chars() != "")
+        pieces.filter(pl.col("片").str.strip_chars() != "")
         .group_by("取組順", "名前番号", maintain_order=True)
-        .agg(pl.col("片").str.join("").str.strip_chars(), pl.col("原文行番号").first())
+        .agg(pl.col("片").str.strip_chars().str.join(""), pl.col("原文行番号").first())
         .rename({"片": "協定先名称_原文"})
     )
 
@@ -247,7 +289,7 @@ def _partner_names(raw: Extracted) -> pl.DataFrame:
 def _initiatives(raw: Extracted, year: int | None) -> pl.DataFrame:
     names = _partner_names(raw)
     group = names.with_columns(
-        normalize_expr(pl.col("協定先名称_原文")).str.extract(rf"^({_N})団体$").str.replace_all(",", "")
+        normalize_expr(pl.col("協定先名称_原文")).str.extract(rf"^({NUMBER})団体$").str.replace_all(",", "")
         .cast(pl.Int64).alias("団体数")
     ).group_by("取組順").agg(
         pl.when(pl.col("団体数").is_not_null().any()).then(pl.col("団体数").max())
@@ -285,7 +327,8 @@ def _items(lines: pl.DataFrame, by: str, new_item: pl.Expr) -> pl.DataFrame:
 def _initiative_items(raw: Extracted) -> pl.DataFrame:
     is_bullet = normalize_expr(pl.col("原文")).str.starts_with("・")
     first = pl.int_range(pl.len()).over("取組順") == 0
-    short_before = pl.col("表示幅").shift(1).over("取組順") < WRAP_RATIO * pl.col("表示幅").max()
+    widest = raw.initiative_lines["表示幅"].max() or 0  # of the whole column, not of one cell
+    short_before = pl.col("表示幅").shift(1).over("取組順") < WRAP_RATIO * widest
     new_item = first | is_bullet | (~is_bullet.any().over("取組順") & short_before)
     return _items(raw.initiative_lines, "取組順", new_item).rename({"取組順": "取組ID"})
 
@@ -322,7 +365,7 @@ def _resolution_failures(resolved: pl.DataFrame, table: str, required: bool) -> 
 
 def _initiative_partners(raw: Extracted, partners: pl.DataFrame, results: list[CheckResult]) -> pl.DataFrame:
     named = _partner_names(raw).filter(
-        ~normalize_expr(pl.col("協定先名称_原文")).str.contains(rf"^({_N})団体$")
+        ~normalize_expr(pl.col("協定先名称_原文")).str.contains(rf"^({NUMBER})団体$")
     )
     resolved = _resolve(named, partners)
     results.extend(_resolution_failures(resolved, "initiative_partners", required=False))
@@ -340,18 +383,30 @@ def _check_amounts(raw: Extracted, results: list[CheckResult]) -> None:
     """Every 「N千円」 printed in section 2 is a budget or a sub-amount, exactly once."""
     check = "initiatives.amounts_assigned"
     used = pl.concat([
-        raw.initiatives.select(pl.col("予算行").alias("原文行番号"), pl.col("予算_原文").alias("原文")),
-        raw.initiatives.select(pl.col("うち行").alias("原文行番号"), pl.col("うち額_原文").alias("原文")),
-    ]).drop_nulls().with_columns(normalize_expr(pl.col("原文")).str.strip_chars())
-    found = raw.amounts.group_by("原文行番号", "原文").len("印字")
-    tally = found.join(used.group_by("原文行番号", "原文").len("割当"), on=["原文行番号", "原文"], how="full",
-                       coalesce=True).fill_null(0).filter(pl.col("印字") != pl.col("割当"))
-    for r in tally.sort("原文行番号").iter_rows(named=True):
+        raw.initiatives.select(pl.col("予算行").alias("原文行番号"), _amount(pl.col("予算_原文")).alias("値")),
+        raw.initiatives.select(pl.col("うち行").alias("原文行番号"), _amount(pl.col("うち額_原文")).alias("値")),
+    ]).drop_nulls()
+    found = raw.amounts.group_by("原文行番号", "値").agg(pl.len().alias("印字"), pl.col("原文").first())
+    tally = found.join(used.group_by("原文行番号", "値").len("割当"), on=["原文行番号", "値"], how="full",
+                       coalesce=True).with_columns(pl.col("印字", "割当").fill_null(0))
+    for r in tally.filter(pl.col("印字") != pl.col("割当")).sort("原文行番号").iter_rows(named=True):
         what = "is not assigned to any initiative or うち sub-amount" if r["割当"] < r["印字"] else "is used twice"
-        results.append(failed(check, "initiatives", f"「{r['原文']}」 on line {r['原文行番号']} {what}.",
+        text = r["原文"] or f"{r['値']}千円"
+        results.append(failed(check, "initiatives", f"「{text}」 on line {r['原文行番号']} {what}.",
                               label=f"line {r['原文行番号']}", expected=r["印字"], actual=r["割当"]))
-    if tally.is_empty():
-        results.append(passed(check, "initiatives"))
+    if tally.filter(pl.col("印字") != pl.col("割当")).is_empty():
+        results.append(passed(check, "initiatives", expected=tally["印字"].sum(), actual=tally["割当"].sum()))
+
+
+def _check_sub_labels(raw: Extracted, results: list[CheckResult]) -> None:
+    """One 「※うち…」 per initiative: a second label would silently replace the first."""
+    check = "initiatives.sub_amount_within_budget"
+    for r in raw.initiatives.filter(pl.col("追加うち行").is_not_null()).iter_rows(named=True):
+        results.append(failed(
+            check, "initiatives",
+            f"取組ID {r['取組順']} 「{r['協定名称_原文']}」 (line {r['原文行番号']}) prints a second 「※うち…」 "
+            f"label on line {r['追加うち行']}; only one sub-amount per budget can be read. Check the text.",
+            label=str(r["取組順"]), field="うち額_内容", expected=1, actual=2))
 
 
 # ── section 3 ─────────────────────────────────────────────────────────────────────────────

@@ -152,7 +152,8 @@ def read_csv(ts: schemas.TableSchema, file: Path) -> tuple[pl.DataFrame, list[Ch
     try:
         text = pl.read_csv(file, infer_schema=False, empty_string_is_null=False)
     except pl.exceptions.PolarsError as exc:
-        return pl.DataFrame(schema=ts.polars_schema()), [failed(check, ts.name, f"{file.name} is not readable CSV: {exc}")]
+        empty = pl.DataFrame(schema=ts.polars_schema())
+        return empty, [failed(check, ts.name, f"{file.name} is not readable CSV: {exc}")]
     text = text.rename(lambda c: c.lstrip("\ufeff"))
     missing = [n for n in ts.field_names if n not in text.columns]
     if missing:

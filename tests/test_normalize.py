@@ -244,12 +244,13 @@ def test_parse_date_round_trip(day, fullwidth):
 
 
 def test_amounts_in_examples():
-    """amounts_in finds 「17,095千円」 with its span but not 「5,000円分」."""
+    """amounts_in finds 「17,095千円」 (also 「17,095 千円」) with its position but not 「5,000円分」."""
     text = "共同研究及び成果報告会の開催 17,095千円"
     found = amounts_in(text)
     assert [v for v, _, _ in found] == [17095]
-    _, start, end = found[0]
-    assert normalize_text(text)[start:end] == "17,095千円"
+    _, start, printed = found[0]
+    assert normalize_text(text)[start:].startswith(printed) and printed == "17,095千円"
+    assert amounts_in("予算 6,536 千円") == [(6536, 3, "6,536 千円")]
     assert amounts_in("交付している5,000円分のﾊﾞｽ･ﾀｸｼｰ利用券") == []
     assert [v for v, _, _ in amounts_in("２,４００千円と5,449千円")] == [2400, 5449]
 
