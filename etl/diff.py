@@ -30,7 +30,7 @@ class TableDiff:
 
 def _tables(path: Path) -> dict[str, pl.DataFrame]:
     root, package = release_descriptor(path)
-    paths = {r["name"]: r["path"] for r in package.get("resources", [])}
+    paths = {r.get("name"): r.get("path") for r in package["resources"] if r.get("path")}
     return {ts.name: read_csv(ts, root / paths[ts.name])[0] for ts in schemas.tables() if ts.name in paths}
 
 

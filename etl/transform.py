@@ -414,6 +414,7 @@ def _check_sub_labels(raw: Extracted, results: list[CheckResult]) -> None:
 
 def _activities(raw: Extracted, partners: pl.DataFrame, year: int | None,
                 results: list[CheckResult]) -> dict[str, pl.DataFrame]:
+    """Section 3: one row per 「・」 activity; partners and 分野 belong to the printed row."""
     is_bullet = normalize_expr(pl.col("原文")).str.starts_with("・")
     first = pl.int_range(pl.len()).over("掲載行番号") == 0
     items = _items(raw.activity_lines, "掲載行番号", first | is_bullet).with_row_index("活動ID", offset=1)
@@ -421,13 +422,15 @@ def _activities(raw: Extracted, partners: pl.DataFrame, year: int | None,
         pl.col("活動ID").cast(pl.Int64), pl.lit(year, dtype=pl.Int64).alias("年度"),
         "掲載行番号", "取組内容", "原文行番号",
     )
+    rows = raw.activity_partners.group_by("掲載行番号", maintain_order=True).agg(pl.col("原文行番号").min()).join(
+        activities.group_by("掲載行番号").len("取組数"), on="掲載行番号", how="left"
+    ).with_columns(pl.lit(year, dtype=pl.Int64).alias("年度"), pl.col("取組数").cast(pl.Int64))
     resolved = _resolve(raw.activity_partners.rename({"名称_原文": "協定先名称_原文"}), partners)
     results.extend(_resolution_failures(resolved, "partnership_activities", required=True))
-    links = activities.select("活動ID", "掲載行番号")
-    activity_partners = links.join(resolved.filter(pl.col("協定先ID").is_not_null()), on="掲載行番号")
     fields = raw.activity_fields.with_columns(normalize_expr(pl.col("分野_原文")).alias("分野"))
     return {
+        "activity_rows": rows,
         "partnership_activities": activities,
-        "activity_partners": activity_partners.sort("活動ID", maintain_order=True),
-        "activity_fields": links.join(fields, on="掲載行番号").sort("活動ID", maintain_order=True),
+        "activity_partners": resolved.filter(pl.col("協定先ID").is_not_null()),
+        "activity_fields": fields,
     }

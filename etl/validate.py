@@ -100,9 +100,13 @@ def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
     if not file.is_file():
         raise UsageError(f"{path}: no datapackage.json here. Pass a release folder or its datapackage.json.")
     try:
-        return file.parent, json.loads(file.read_text(encoding="utf-8"))
+        package = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{file} is not valid JSON ({exc}).") from None
+    resources = package.get("resources") if isinstance(package, dict) else None
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise UsageError(f"{file} is not a data package: it needs a list of resources.")
+    return file.parent, package
 
 
 def validate_release(path: Path) -> Report:

@@ -51,12 +51,15 @@ def test_golden_partners_and_initiatives() -> None:
 
 
 def test_golden_activities_and_links() -> None:
-    """28 activities; the three retailers share a row; every link names a listed partner."""
+    """28 activities in 11 rows; the three retailers share a row; every link names a listed partner."""
     activities = _golden("partnership_activities")
     assert activities.height == 28
     links = _golden("activity_partners")
-    retail = links.filter(pl.col("活動ID") == "13")["協定先ID"].to_list()
+    row = activities.filter(pl.col("取組内容").str.contains("手前どり"))["掲載行番号"].item()
+    retail = links.filter(pl.col("掲載行番号") == row)["協定先ID"].to_list()
     assert sorted(map(int, retail)) == [1, 4, 6]
+    # 分野 belong to the printed row (11 rows, 20 labels), never multiplied out per activity.
+    assert _golden("activity_rows").height == 11 and _golden("activity_fields").height == 20
     assert set(links["協定先ID"]) <= set(_golden("partnership_partners")["協定先ID"])
     # 「・」 inside a line is text, not a bullet.
     assert any("メール・FAX・LINE" in t for t in activities["取組内容"])

@@ -334,11 +334,11 @@ def _activity_rows(ds: Dataset) -> list[dict]:
     partners, fields = ds.tables["activity_partners"], ds.tables["activity_fields"]
     out = []
     for row in acts.partition_by("掲載行番号", maintain_order=True):
-        first = row["活動ID"][0]
-        f = fields.filter(pl.col("活動ID") == first)
+        number = row["掲載行番号"][0]
+        f = fields.filter(pl.col("掲載行番号") == number)
         out.append({
-            "partners": tuple(partners.filter(pl.col("活動ID") == first)["協定先名称_原文"]),
-            "partner_lines": tuple(partners.filter(pl.col("活動ID") == first)["原文行番号"]),
+            "partners": tuple(partners.filter(pl.col("掲載行番号") == number)["協定先名称_原文"]),
+            "partner_lines": tuple(partners.filter(pl.col("掲載行番号") == number)["原文行番号"]),
             "fields": tuple(f["分野"]), "field_lines": tuple(f["原文行番号"]),
             "items": tuple(row["取組内容"]), "lines": tuple(row["原文行番号"]),
         })

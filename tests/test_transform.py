@@ -28,7 +28,7 @@ def test_a_bullet_that_mentions_a_qr_code_is_data_not_furniture() -> None:
     activities = ds.tables["partnership_activities"]
     row = activities.filter(pl.col("取組内容").str.contains("QRコードで申込"))
     assert row.height == 1
-    links = ds.tables["activity_partners"].filter(pl.col("活動ID") == row["活動ID"].item())
+    links = ds.tables["activity_partners"].filter(pl.col("掲載行番号") == row["掲載行番号"].item())
     assert links["協定先ID"].to_list() == [13]  # あいおいニッセイ同和損害保険, as printed
 
 
