@@ -22,6 +22,7 @@ class TableDiff:
     added: list[dict[str, Any]] = field(default_factory=list)
     removed: list[dict[str, Any]] = field(default_factory=list)
     changed: list[tuple[dict[str, Any], str, Any, Any]] = field(default_factory=list)
+    edition: list[tuple[str, Any, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -36,18 +37,57 @@ def _tables(path: Path) -> dict[str, pl.DataFrame]:
 
 def diff_releases(old: Path, new: Path) -> list[TableDiff]:
     a, b = _tables(old), _tables(new)
-    return [diff_table(schemas.table(n), a[n], b[n]) for n in a if n in b]
+    diffs = []
+    for name in (n for n in a if n in b):
+        ts = schemas.table(name)
+        (old_frame, key), (new_frame, _) = _natural(ts, a), _natural(ts, b)
+        diffs.append(diff_table(name, old_frame, new_frame, key))
+    return diffs
 
 
-def diff_table(ts: schemas.TableSchema, old: pl.DataFrame, new: pl.DataFrame) -> TableDiff:
-    """Rows matched on the primary key, leaving out key fields constant in both (the 時点)."""
-    key = [k for k in ts.primary_key if old[k].n_unique() > 1 or new[k].n_unique() > 1] or ts.primary_key
-    values = [c for c in ts.field_names if c not in key and c not in PROVENANCE and c not in ts.primary_key]
-    result = TableDiff(ts.name, key)
-    result.added = new.join(old, on=key, how="anti").select(key).to_dicts()
-    result.removed = old.join(new, on=key, how="anti").select(key).to_dicts()
-    both = old.join(new, on=key, how="inner", suffix="__new")
-    for col in values:
+def _natural(ts: schemas.TableSchema, tables: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, list[str] | None]:
+    """The table as its data, not its numbering, with the key to match its rows on.
+
+    Positions such as 協定先ID or 取組ID change when an edition adds or reorders a row, so each
+    foreign key is replaced by the referenced row's natural key (`x-naturalKey` in schemas/),
+    a table's own ID is dropped when it has a natural key, and provenance is left out.
+    """
+    frame = tables[ts.name]
+    for fk in ts.foreign_keys:
+        ref = schemas.table(fk["reference"]["resource"])
+        natural = ref.descriptor.get("x-naturalKey")
+        if not natural or ref.name not in tables:
+            continue
+        label = "+".join(fk["fields"])
+        lookup = tables[ref.name].select(
+            *[pl.col(r).alias(f) for f, r in zip(fk["fields"], fk["reference"]["fields"], strict=True)],
+            *[pl.col(n).alias(f"{label}:{n}") for n in natural],
+        )
+        frame = frame.join(lookup, on=fk["fields"], how="left", nulls_equal=True).drop(fk["fields"])
+    key = ts.descriptor.get("x-naturalKey")
+    types = {f["name"]: f["type"] for f in ts.fields}
+    numbering = {k for k in ts.primary_key if types[k] == "integer" and k not in (key or [k])}
+    drop = PROVENANCE | numbering
+    return frame.drop([c for c in frame.columns if c in drop]), key
+
+
+def diff_table(name: str, old: pl.DataFrame, new: pl.DataFrame, key: list[str] | None) -> TableDiff:
+    """Rows matched on the natural key (values compared), or as whole rows where there is none.
+
+    A column with one value in each release (時点, 年度) describes the edition, not a row: it is
+    reported once, not as a change of every row.
+    """
+    edition = [c for c in old.columns if c not in (key or []) and old[c].n_unique() == 1 and new[c].n_unique() == 1]
+    result = TableDiff(name, key or [], edition=[(c, old[c][0], new[c][0]) for c in edition if old[c][0] != new[c][0]])
+    old, new = old.drop(edition), new.drop(edition)
+    if not key:
+        result.added = new.join(old, on=old.columns, how="anti", nulls_equal=True).to_dicts()
+        result.removed = old.join(new, on=old.columns, how="anti", nulls_equal=True).to_dicts()
+        return result
+    result.added = new.join(old, on=key, how="anti", nulls_equal=True).select(key).to_dicts()
+    result.removed = old.join(new, on=key, how="anti", nulls_equal=True).select(key).to_dicts()
+    both = old.join(new, on=key, how="inner", suffix="__new", nulls_equal=True)
+    for col in (c for c in old.columns if c not in key):
         moved = both.filter(pl.col(col).ne_missing(pl.col(f"{col}__new")))
         for r in moved.iter_rows(named=True):
             result.changed.append(({k: r[k] for k in key}, col, r[col], r[f"{col}__new"]))
@@ -58,6 +98,7 @@ def render(diffs: list[TableDiff], limit: int = 50) -> str:
     lines = []
     for d in diffs:
         lines.append(f"[{d.table}] {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed")
+        lines.extend(f"  = {col}: {a} → {b} (every row)" for col, a, b in d.edition)
         shown = [f"  + {_key(k)}" for k in d.added] + [f"  - {_key(k)}" for k in d.removed]
         shown += [f"  ~ {_key(k)}: {col} {a} → {b}" for k, col, a, b in d.changed]
         lines.extend(shown[:limit])

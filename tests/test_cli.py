@@ -160,3 +160,17 @@ def test_a_different_document_is_refused_with_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "section 1 heading" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "catalog").exists()
+
+
+def test_diff_matches_rows_on_their_data_not_their_numbering(tmp_path: Path) -> None:
+    """Reordering the 順不同 partner list changes 協定先ID but `etl diff` reports no change."""
+    lines = edit(real_lines(), 4, "2023年２月10日", "2024年２月９日")
+    lines[44], lines[45] = lines[45], lines[44]
+    catalog = tmp_path / "c"
+    assert run_etl("build", "--raw", REAL, "--out", catalog).returncode == 0
+    doc = write_doc(tmp_path / "raw", lines, name="koriyama-renkei-kyotei-2024-02-09.txt")
+    assert run_etl("build", "--raw", doc, "--out", catalog).returncode == 0
+    diff = run_etl("diff", catalog / DATASET / VERSION, catalog / DATASET / "2024-02-09")
+    assert diff.returncode == 0
+    assert "= 時点: 2023-02-10 → 2024-02-09 (every row)" in diff.stdout
+    assert "+ " not in diff.stdout and "- " not in diff.stdout and "~ " not in diff.stdout, diff.stdout
