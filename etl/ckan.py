@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
     report = validate_release(root)
     if not report.valid:
         raise InvalidRelease(f"{root} does not pass etl validate, so it is not published:\n" + report.render())
-    client = CkanClient(url, token)
+    client = CkanClient(url, token, timeout=float(os.environ.get("ETL_CKAN_TIMEOUT", "60")))
     name, version = package["name"], package["version"]
     summary = PublishSummary(name, version)
     existing = client.package(name)
