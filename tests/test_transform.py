@@ -63,3 +63,27 @@ def test_a_count_row_printed_twice_is_reported() -> None:
     ds = build(_insert(real_lines(), 26, "包括 48 16 20 11 1"))
     failures = [r for r in validate_dataset(ds).failures if r.check == "agreement_counts.placement"]
     assert failures and "printed twice (lines 26 and 27)" in failures[0].message
+
+
+def test_a_document_cut_at_any_line_is_refused_unless_the_cut_falls_among_section3_bullets() -> None:
+    """Every cut is a layout error, except one among section 3's bullets: nothing in the text (no
+    printed count, no end mark) tells it from a shorter edition. That known limit keeps every row
+    before the cut unchanged, and the last activity is a prefix of the printed one."""
+    from etl.errors import LayoutError
+
+    lines = real_lines()
+    full = build(lines).tables["partnership_activities"]
+    first_bullet = full["原文行番号"].min()
+    accepted = 0
+    for cut in range(len(lines) - 1):
+        try:
+            ds = build(lines[:cut])
+        except LayoutError:
+            continue
+        assert cut >= first_bullet, f"a cut after line {cut} was accepted"
+        assert validate_dataset(ds).valid
+        got = ds.tables["partnership_activities"]
+        assert got.head(-1).equals(full.head(got.height - 1)), cut
+        assert full["取組内容"][got.height - 1].startswith(got["取組内容"][-1]), cut
+        accepted += 1
+    assert accepted
