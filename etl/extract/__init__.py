@@ -1,0 +1,77 @@
+"""Finding the document's sections and tables in its text.
+
+The output is raw: polars frames of printed strings with their source line numbers, so that a
+later error can point at the line. Nothing here types, normalises values or checks sums; it only
+recognises layout (headings, table rows, wrapped cells, vertical labels, page furniture) and
+raises `LayoutError` naming the line when the layout is not the expected one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from etl.extract.activities import activities
+from etl.extract.counts import HEADLINE, count_table, partner_list
+from etl.extract.initiatives import initiatives
+from etl.extract.layout import Located, as_of_date, material, one, sections, title
+from etl.normalize import fiscal_years
+from etl.normalize import normalize_text as N
+from etl.source import SourceText
+
+__all__ = ["Extracted", "Located", "extract"]
+
+
+@dataclass
+class Extracted:
+    """Everything the document prints, as raw strings with line numbers."""
+
+    title: Located
+    material: Located | None
+    as_of: dt.date
+    headline: Located
+    headline_label: str
+    categories: Located
+    count_rows: pl.DataFrame  # 原文行番号, ラベル, 値 (list[str]); the 合計 row last
+    partners: pl.DataFrame  # 原文行番号, 名称_原文
+    partner_count: Located
+    fiscal_years: list[tuple[int, int | None, int]]  # (from era, printed Gregorian, line)
+    initiatives: pl.DataFrame
+    initiative_lines: pl.DataFrame
+    initiative_partners: pl.DataFrame
+    amounts: pl.DataFrame  # every 「N千円」 in section 2: 原文行番号, 位置, 原文, 値
+    activity_lines: pl.DataFrame
+    activity_partners: pl.DataFrame
+    activity_fields: pl.DataFrame
+    text: str = field(repr=False, default="")
+
+
+def extract(source: SourceText) -> Extracted:
+    """Split the document into its three sections and read every table in them."""
+    lines = [(i, t.strip()) for i, t in enumerate(source.lines, start=1)]
+    printed = dict(lines)
+    s1, s2, s3 = sections(lines)
+    as_of = as_of_date(s1[0])
+    counts, categories = count_table(s1)
+    partners, partner_count = partner_list(s1, printed)
+    init = initiatives(s2, printed)
+    act = activities(s3, printed)
+    years = [(era, greg, n) for n, t in (s2[0], s3[0]) for era, greg in fiscal_years(t)]
+    years += [(era, greg, n) for n, t in s2[1:] if "当初予算" in N(t) for era, greg in fiscal_years(t)]
+    return Extracted(
+        title=title(lines, printed),
+        material=material(lines, printed),
+        as_of=as_of,
+        headline=(headline := one(s1, HEADLINE, "the headline 「他の機関との連携協定数：N件」")),
+        headline_label=HEADLINE.search(N(printed[headline.line]))[1],
+        categories=categories,
+        count_rows=counts,
+        partners=partners,
+        partner_count=partner_count,
+        fiscal_years=years,
+        text="\n".join(source.lines),
+        **init,
+        **act,
+    )

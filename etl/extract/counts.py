@@ -1,0 +1,63 @@
+"""Section 1: the count table (協定種別 × 相手方区分 with printed totals) and the partner list."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from etl.errors import LayoutError
+from etl.extract.layout import Line, Located, one, paragraphs
+from etl.normalize import NUMBER
+from etl.normalize import normalize_text as N
+
+_COUNT_ROW = re.compile(rf"^(\S+)((?:\s+(?:{NUMBER}))+)$")
+HEADLINE = re.compile(rf"(\S*連携協定数)\s*:\s*({NUMBER})\s*件")
+_PARTNER_COUNT = re.compile(rf"【\s*協定先\s*:\s*({NUMBER})\s*団体")
+_TOTAL_LABEL = "合計"
+
+
+def count_table(s1: list[Line]) -> tuple[pl.DataFrame, Located]:
+    """The count rows (label, numbers as printed) up to the 合計 row, and the category header."""
+    totals = [i for i, (_, t) in enumerate(s1) if (m := _COUNT_ROW.match(N(t))) and m[1] == _TOTAL_LABEL]
+    if len(totals) != 1:
+        raise LayoutError(f"section 1 must have exactly one 「{_TOTAL_LABEL}」 row; found {len(totals)}.")
+    rows: list[tuple[int, str, list[str]]] = []
+    idx = totals[0]
+    header = None
+    while idx >= 0:
+        n, text = s1[idx][0], N(s1[idx][1])
+        idx -= 1
+        if not text:
+            continue
+        m = _COUNT_ROW.match(text)
+        if m:
+            rows.append((n, m[1], m[2].split()))
+            continue
+        if re.search(r"\d", text):
+            raise LayoutError(f"count table row 「{text}」 has a value that is not a whole number.", n)
+        header = Located(text, n)
+        break
+    if header is None or len(rows) < 2:
+        raise LayoutError("the count table's header (相手方区分: 官 民 …) and rows were not found.")
+    rows.reverse()
+    frame = pl.DataFrame(
+        {"原文行番号": [r[0] for r in rows], "ラベル": [r[1] for r in rows], "値": [r[2] for r in rows]},
+        schema={"原文行番号": pl.Int64, "ラベル": pl.String, "値": pl.List(pl.String)},
+    )
+    return frame, header
+
+
+def partner_list(s1: list[Line], printed: dict[int, str]) -> tuple[pl.DataFrame, Located]:
+    """The names in the paragraph just above 【協定先:N団体】, one per line."""
+    count = one(s1, _PARTNER_COUNT, "the partner count 【協定先:N団体】")
+    above = [(n, t) for n, t in s1 if n < count.line]
+    paras = paragraphs(above)
+    names = [(n, t) for n, t in (paras[-1] if paras else []) if not HEADLINE.search(N(t))]
+    if not names:
+        raise LayoutError("no partner names above 【協定先:N団体】.", count.line)
+    frame = pl.DataFrame(
+        {"原文行番号": [n for n, _ in names], "名称_原文": [printed[n] for n, _ in names]},
+        schema={"原文行番号": pl.Int64, "名称_原文": pl.String},
+    )
+    return frame, count
