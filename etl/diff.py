@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from etl import schemas
+from etl.errors import UsageError
 from etl.validate import read_csv, release_descriptor
 
 # Where a value came from in the text moves with every edition; it is not a change of data.
@@ -30,9 +31,18 @@ class TableDiff:
 
 
 def _tables(path: Path) -> dict[str, pl.DataFrame]:
+    """Every table of a release, typed by its schema; a damaged table stops the diff (exit 2)."""
     root, package = release_descriptor(path)
     paths = {r.get("name"): r.get("path") for r in package["resources"] if r.get("path")}
-    return {ts.name: read_csv(ts, root / paths[ts.name])[0] for ts in schemas.tables() if ts.name in paths}
+    tables = {}
+    for ts in (t for t in schemas.tables() if t.name in paths):
+        frame, results = read_csv(ts, root / paths[ts.name])
+        broken = [r.message for r in results if not r.passed]
+        if frame is None or broken:
+            raise UsageError(f"{path}: {ts.name} cannot be read as published ({broken[0]}); "
+                             "run etl validate on it first.")
+        tables[ts.name] = frame
+    return tables
 
 
 def diff_releases(old: Path, new: Path) -> list[TableDiff]:

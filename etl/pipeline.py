@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import polars as pl
 
 from frictionless import Package, system
 
@@ -19,7 +18,7 @@ from etl.publish import write_release
 from etl.report import Report
 from etl.source import read_source
 from etl.transform import Dataset, transform
-from etl.validate import validate_dataset, validate_release
+from etl.validate import read_parquet, validate_dataset, validate_release
 
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
@@ -104,7 +103,10 @@ def same_data(existing: Path, staged: Path) -> bool:
     for name in names:
         a, b = existing / name, staged / name
         if name.endswith(".parquet"):
-            old, new = pl.read_parquet(a), pl.read_parquet(b)
+            try:
+                old, new = read_parquet(a), read_parquet(b)
+            except ValueError:
+                return False
             if old.schema != new.schema or not old.equals(new):
                 return False
         elif name == "datapackage.json":

@@ -78,8 +78,13 @@ def foreign_key_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckRe
         if target is None or not set(fk["fields"]) <= set(local.columns):
             out.append(failed(check, ts.name, f"cannot check: {ref['resource']} or a key column is missing."))
             continue
-        keys = target.select([pl.col(r).alias(f) for f, r in zip(fk["fields"], ref["fields"])]).unique()
-        orphans = local.with_row_index("_row").drop_nulls(fk["fields"]).join(keys, on=fk["fields"], how="anti")
+        try:
+            keys = target.select([pl.col(r).alias(f) for f, r in zip(fk["fields"], ref["fields"], strict=True)])
+            orphans = local.with_row_index("_row").drop_nulls(fk["fields"]).join(keys.unique(), on=fk["fields"],
+                                                                                 how="anti")
+        except pl.exceptions.PolarsError as exc:
+            out.append(failed(check, ts.name, f"cannot check against {ref['resource']}: {exc}".splitlines()[0]))
+            continue
         for r in orphans.iter_rows(named=True):
             value = ", ".join(str(r[f]) for f in fk["fields"])
             out.append(failed(check, ts.name, f"{_row_label(ts, local, r['_row'])}: {'+'.join(fk['fields'])} "
@@ -119,12 +124,14 @@ def validate_release(path: Path) -> Report:
     by_name = {r.get("name"): r for r in package.get("resources", [])}
     for ts in schemas.tables():
         csv_res, pq_res = by_name.get(ts.name), by_name.get(parquet_resource_name(ts.name))
-        if csv_res is None or pq_res is None or not (root / csv_res["path"]).is_file():
+        if csv_res is None or pq_res is None or not (root / csv_res.get("path", "")).is_file():
             report.add(failed(f"{ts.name}.files", ts.name, f"the CSV or Parquet resource of {ts.name} is missing."))
             continue
         frame, results = read_csv(ts, root / csv_res["path"])
         report.add(results)
-        report.add(_parquet_matches(ts, root / pq_res["path"], frame))
+        if frame is None:  # not even the columns are there: reported above, nothing more to check
+            continue
+        report.add(_parquet_matches(ts, root / pq_res.get("path", ""), frame))
         csv_tables[ts.name] = frame
     report.add(validate_tables(csv_tables))
     return report
@@ -150,18 +157,20 @@ def _integrity(root: Path, resource: dict[str, Any]) -> list[CheckResult]:
     return out or [passed(check, name)]
 
 
-def read_csv(ts: schemas.TableSchema, file: Path) -> tuple[pl.DataFrame, list[CheckResult]]:
-    """Read a published CSV as text, then type it by the schema; bad cells are reported, not fatal."""
+def read_csv(ts: schemas.TableSchema, file: Path) -> tuple[pl.DataFrame | None, list[CheckResult]]:
+    """Read a published CSV as text, then type it by the schema; bad cells are reported, not fatal.
+
+    The frame is None when the file cannot be read as CSV with the schema's columns at all.
+    """
     check = f"{ts.name}.types"
     try:
         text = pl.read_csv(file, infer_schema=False, empty_string_is_null=False)
-    except pl.exceptions.PolarsError as exc:
-        empty = pl.DataFrame(schema=ts.polars_schema())
-        return empty, [failed(check, ts.name, f"{file.name} is not readable CSV: {exc}")]
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        return None, [failed(check, ts.name, f"{file.name} is not readable CSV: {exc}")]
     text = text.rename(lambda c: c.lstrip("\ufeff"))
     missing = [n for n in ts.field_names if n not in text.columns]
     if missing:
-        return text, [failed(check, ts.name, f"{file.name} lacks columns {missing}.", expected=ts.field_names,
+        return None, [failed(check, ts.name, f"{file.name} lacks columns {missing}.", expected=ts.field_names,
                              actual=text.columns)]
     typed = text.with_columns(_cast(f["name"], f["type"]) for f in ts.fields)
     out = []
@@ -188,11 +197,25 @@ def _cast(name: str, kind: str) -> pl.Expr:
     return pl.when(empty).then(None).otherwise(value).alias(name)
 
 
+def read_parquet(file: Path) -> pl.DataFrame:
+    """pl.read_parquet, with every way a damaged file can fail turned into ValueError.
+
+    A corrupt file can make polars' Rust reader panic, which surfaces as pyo3's PanicException,
+    a BaseException rather than an Exception.
+    """
+    try:
+        return pl.read_parquet(file)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - see docstring
+        raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
 def _parquet_matches(ts: schemas.TableSchema, file: Path, csv_frame: pl.DataFrame) -> list[CheckResult]:
     check = f"{ts.name}.parquet_matches_csv"
     try:
-        frame = pl.read_parquet(file)
-    except (pl.exceptions.PolarsError, OSError) as exc:
+        frame = read_parquet(file)
+    except ValueError as exc:
         return [failed(check, ts.name, f"{file.name} is not readable Parquet: {exc}")]
     if frame.schema != pl.Schema(ts.polars_schema()):
         return [failed(check, ts.name, f"{file.name} has types {dict(frame.schema)}, the schema says "

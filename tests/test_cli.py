@@ -174,3 +174,20 @@ def test_diff_matches_rows_on_their_data_not_their_numbering(tmp_path: Path) -> 
     assert diff.returncode == 0
     assert "= 時点: 2023-02-10 → 2024-02-09 (every row)" in diff.stdout
     assert "+ " not in diff.stdout and "- " not in diff.stdout and "~ " not in diff.stdout, diff.stdout
+
+
+def test_validate_reports_damaged_files_without_crashing(published: Path, tmp_path: Path) -> None:
+    """A truncated Parquet file and a CSV with a mangled header are failures in the report, exit 1."""
+    release = tmp_path / "release"
+    shutil.copytree(published, release)
+    parquet = release / "072036_initiatives.parquet"
+    parquet.write_bytes(parquet.read_bytes()[: parquet.stat().st_size // 2])
+    csv = release / "072036_initiative_items.csv"
+    csv.write_bytes(csv.read_bytes().replace("項目番号".encode(), "項目".encode(), 1))
+    result = run_etl("validate", release)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "072036_initiatives.parquet is not readable Parquet" in result.stdout
+    assert "072036_initiative_items.csv lacks columns ['項目番号']" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr and "internal error" not in result.stderr
+    diff = run_etl("diff", published, release)
+    assert diff.returncode == 2 and "run etl validate on it first" in diff.stderr
