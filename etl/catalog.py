@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from etl.errors import PublishError, UsageError
-from etl.faults import fault_point
+from etl.faults import corrupt_point, fault_point
 
 STAGING_PREFIX = ".staging-"
 INDEX_NAME = "catalog.json"
@@ -71,6 +71,7 @@ def publish(
             staging = catalog / f"{STAGING_PREFIX}{dataset_name}-{version}-{os.getpid()}"
             try:
                 write(staging)
+                corrupt_point(staging)
                 _fsync_tree(staging)
                 fault_point("staged")
                 verify(staging)
@@ -265,7 +266,7 @@ def write_index(catalog: Path) -> bool:
     texts = {name: json.dumps(content, ensure_ascii=False, indent=2) + "\n"
              for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url)))}
     changed = {name: text for name, text in texts.items()
-               if not (catalog / name).exists() or (catalog / name).read_text(encoding="utf-8") != text}
+               if not (catalog / name).exists() or (catalog / name).read_bytes() != text.encode("utf-8")}
     temps = {name: catalog / f".{name}.{os.getpid()}.tmp" for name in changed}
     try:
         for name, text in changed.items():

@@ -79,7 +79,7 @@ class CkanClient:
             raise PortalError(f"{action}: the portal answered HTTP {response.status_code} without JSON.") from None
         if not body.get("success"):
             error = body.get("error", {})
-            if error.get("__type") == "Not Found Error":
+            if error.get("__type") == "Not Found Error" and action == "package_show":
                 raise LookupError(action)
             raise PortalError(f"{action}: the portal refused it (HTTP {response.status_code}): "
                               f"{_error_text(error)}")
@@ -123,13 +123,17 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
             raise PortalError(_partial(summary, pending[i:], exc)) from None
         summary.uploaded.append(path)
         fault_point(f"ckan_uploaded_{len(summary.uploaded)}")
-    summary.metadata_updated = _update_metadata(client, name, package, organization)
+    try:
+        summary.metadata_updated = _update_metadata(client, name, package, organization)
+    except PortalError as exc:
+        raise PortalError(f"{exc} Every file of {name} {version} is on the portal; only the dataset's "
+                          "metadata or resource order was not updated. Run the same command again.") from None
     return summary
 
 
 def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every file of the release with the resource fields describing it (datapackage.json last)."""
-    version = package["version"]
+    version, as_of = package["version"], package.get("x-as-of", "")
     out = []
     for r in package["resources"]:
         fmt, mediatype = FORMATS[r["format"]]
@@ -138,7 +142,7 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
             "description": f"{r.get('title', '')}: {r.get('description', '')}".strip(": "),
             "format": fmt, "mimetype": mediatype, "hash": r["hash"],
             "size": r.get("bytes", r.get("x-bytes")),
-            "release_version": version, "release_path": r["path"],
+            "release_version": version, "release_as_of": as_of, "release_path": r["path"],
             "schema": json.dumps(r["schema"], ensure_ascii=False),
         }))
     data = (root / "datapackage.json").read_bytes()
@@ -147,7 +151,7 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
         "description": "Frictionless Data Package v2: metadata, table schemas and hashes of this release",
         "format": "JSON", "mimetype": "application/json",
         "hash": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data),
-        "release_version": version, "release_path": "datapackage.json",
+        "release_version": version, "release_as_of": as_of, "release_path": "datapackage.json",
     }))
     return out
 
@@ -199,30 +203,29 @@ def _package_fields(package: dict[str, Any], organization: str) -> dict[str, Any
     }
 
 
+def _release_order(resource: dict[str, Any]) -> tuple[str, str]:
+    """Releases sort as catalog.json sorts them: by as-of date, then version name."""
+    return resource.get("release_as_of") or "", resource.get("release_version") or ""
+
+
 def _update_metadata(client: CkanClient, name: str, package: dict[str, Any], organization: str) -> bool:
     """Describe the newest release on the portal; newest resources first. True when anything changed."""
     current = client.package(name) or {}
-    versions = {r.get("release_version") for r in current.get("resources", [])} | {package["version"]}
-    as_of = {e["key"]: e["value"] for e in current.get("extras", [])}.get("as_of", "")
+    resources = current.get("resources", [])
+    mine = (package.get("x-as-of", ""), package["version"])
     changed = False
-    if package.get("x-as-of", "") >= as_of:
+    if mine >= max((_release_order(r) for r in resources), default=mine):
         wanted = _package_fields(package, organization)
         if _differs(current, wanted):
             client.call("package_patch", {"id": current.get("id", name), **{k: v for k, v in wanted.items()
                                                                            if k != "name"}})
             changed = True
-    order = sorted(current.get("resources", []),
-                   key=lambda r: (_rank(r.get("release_version"), versions), r.get("position", 0)))
-    ids = [r["id"] for r in order]
-    if ids != [r["id"] for r in current.get("resources", [])]:
+    by_position = sorted(resources, key=lambda r: r.get("position", 0))
+    ids = [r["id"] for r in sorted(by_position, key=_release_order, reverse=True)]  # stable: keeps file order
+    if ids != [r["id"] for r in resources]:
         client.call("package_resource_reorder", {"id": current["id"], "order": ids})
         changed = True
     return changed
-
-
-def _rank(version: str | None, versions: set[str | None]) -> int:
-    """Newest version first (versions are as-of dates or names that sort like them)."""
-    return sorted((v or "" for v in versions), reverse=True).index(version or "")
 
 
 def _differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

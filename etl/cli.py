@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"etl {args.command}: interrupted; the catalog is unchanged.", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: say so plainly, without a traceback for the pipeline log
+    except BaseException as exc:  # noqa: BLE001 - a bug (or a Rust panic, which is no Exception)
+        if isinstance(exc, SystemExit):
+            raise
         print(f"etl {args.command}: internal error ({type(exc).__name__}: {exc}). The catalog is "
               "unchanged. Please report this with the input file.", file=sys.stderr)
         return EXIT_INPUT
@@ -86,9 +88,14 @@ def _build(args: argparse.Namespace) -> int:
     try:
         result = pipeline.build(raw, args.out, args.version)
     except EtlError as exc:
-        if getattr(exc, "report", None) is not None:
+        if getattr(exc, "report", None) is not None:  # the data was valid; publishing it was not possible
+            exc.report.outcome = {"status": "not published", "exit_code": exc.exit_code, "message": str(exc)}
             _write_report(exc.report, args.report)
         raise
+    if result.outcome is not None:
+        result.report.outcome = {"status": result.outcome.status, "release": str(result.outcome.release)}
+    else:
+        result.report.outcome = {"status": "invalid", "exit_code": EXIT_INVALID}
     _write_report(result.report, args.report)
     if not result.report.valid:
         print(result.report.render())

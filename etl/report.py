@@ -26,6 +26,7 @@ class Report:
     """All results of a validation run; valid when nothing failed."""
 
     results: list[CheckResult] = field(default_factory=list)
+    outcome: dict[str, Any] | None = None  # what the command did with the data (published, refused…)
 
     def add(self, results: list[CheckResult] | CheckResult) -> None:
         self.results.extend([results] if isinstance(results, CheckResult) else results)
@@ -51,6 +52,8 @@ class Report:
             "checks": [self._summary(c, ok) for c, ok in self.checks().items()],
             "failures": [_public(r) for r in self.failures],
         }
+        if self.outcome is not None:
+            payload["outcome"] = self.outcome
         return json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
 
     def _summary(self, check: str, ok: bool) -> dict[str, Any]:

@@ -450,3 +450,26 @@ def test_same_data_from_another_parquet_writer_counts_as_unchanged(tmp_path: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     assert "already published" in result.stdout
     assert snapshot(catalog) == before
+
+
+def test_the_committed_release_is_what_raw_builds_today(tmp_path: Path) -> None:
+    """Building raw/ into a copy of published/ is a no-op: code changes that alter the output show here,
+    not as a refused scheduled build."""
+    catalog = tmp_path / "published"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "published", catalog)
+    before = snapshot(catalog)
+    result = build(catalog)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "already published" in result.stdout
+    assert snapshot(catalog) == before
+
+
+def test_a_staged_release_that_fails_verification_is_not_published(tmp_path: Path) -> None:
+    """A staged file damaged after writing (bad disk, bad writer) is caught by verification: exit 3."""
+    catalog = tmp_path / "catalog"
+    assert build(catalog).returncode == 0
+    before = snapshot(catalog)
+    result = build(catalog, REAL, "--version", R2, env={"ETL_FAULT_CORRUPT": "072036_initiatives.parquet"})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "failed verification" in result.stderr and "072036_initiatives.parquet" in result.stderr
+    assert snapshot(catalog) == before

@@ -132,8 +132,10 @@ def test_the_portal_going_away_mid_publish_is_reported_and_the_rerun_completes(
                              "--organization", ORG], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        line = proc.stderr.readline()
-        assert "paused at ckan_uploaded_3" in line, line
+        seen = []
+        while not seen or "paused at ckan_uploaded_3" not in seen[-1]:
+            seen.append(proc.stderr.readline())
+            assert seen[-1], f"publish ended before pausing: {''.join(seen)}"
         stack.stop_server()
         resume.touch()
         out, err = proc.communicate(timeout=120)
@@ -151,3 +153,17 @@ def test_the_portal_going_away_mid_publish_is_reported_and_the_rerun_completes(
     assert paths == sorted(p.name for p in releases["2023-02-10-r2"].iterdir())
     # The re-issue is older than 2024: the dataset still describes the newest release.
     assert stack.api("package_show", id=DATASET)["version"] == "2024-02-09"
+
+
+def test_republishing_any_release_changes_nothing_and_keeps_the_newest_first(
+    stack, releases: dict[str, Path]
+) -> None:
+    """Publishing old releases again flips nothing: the newest (by as-of date, then version) stays on top."""
+    before = stack.api("package_show", id=DATASET)
+    for version in ("2023-02-10-r2", "2023-02-10", "2024-02-09"):
+        result = publish(stack, releases[version])
+        assert result.returncode == 0 and "nothing changed" in result.stdout, result.stdout + result.stderr
+    after = stack.api("package_show", id=DATASET)
+    assert after["metadata_modified"] == before["metadata_modified"] and after["version"] == "2024-02-09"
+    order = list(dict.fromkeys(r["release_version"] for r in after["resources"]))
+    assert order == ["2024-02-09", "2023-02-10-r2", "2023-02-10"]
