@@ -24,10 +24,11 @@ class TableDiff:
     removed: list[dict[str, Any]] = field(default_factory=list)
     changed: list[tuple[dict[str, Any], str, Any, Any]] = field(default_factory=list)
     edition: list[tuple[str, Any, Any]] = field(default_factory=list)
+    only_in: str = ""  # "old" or "new" when the table exists in one release only
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
+        return not (self.added or self.removed or self.changed or self.edition or self.only_in)
 
 
 def _tables(path: Path) -> dict[str, pl.DataFrame]:
@@ -48,7 +49,10 @@ def _tables(path: Path) -> dict[str, pl.DataFrame]:
 def diff_releases(old: Path, new: Path) -> list[TableDiff]:
     a, b = _tables(old), _tables(new)
     diffs = []
-    for name in (n for n in a if n in b):
+    for name in dict.fromkeys([*a, *b]):
+        if name not in a or name not in b:
+            diffs.append(TableDiff(name, [], only_in="new" if name in b else "old"))
+            continue
         ts = schemas.table(name)
         (old_frame, key), (new_frame, _) = _natural(ts, a), _natural(ts, b)
         diffs.append(diff_table(name, old_frame, new_frame, key))
@@ -58,9 +62,11 @@ def diff_releases(old: Path, new: Path) -> list[TableDiff]:
 def _natural(ts: schemas.TableSchema, tables: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, list[str] | None]:
     """The table as its data, not its numbering, with the key to match its rows on.
 
-    Positions such as 協定先ID or 取組ID change when an edition adds or reorders a row, so each
-    foreign key is replaced by the referenced row's natural key (`x-naturalKey` in schemas/),
-    a table's own ID is dropped when it has a natural key, and provenance is left out.
+    Positions such as 協定先ID, 取組ID or 掲載行番号 change when an edition adds, removes or
+    reorders a row. Each foreign key is replaced by the referenced row's natural key
+    (`x-naturalKey` in schemas/) where it has one; every other integer ID or position is left
+    out, and so is provenance. Rows are then matched on the table's own natural key, or as
+    whole rows (a multiset) where it has none.
     """
     frame = tables[ts.name]
     for fk in ts.foreign_keys:
@@ -76,23 +82,24 @@ def _natural(ts: schemas.TableSchema, tables: dict[str, pl.DataFrame]) -> tuple[
         frame = frame.join(lookup, on=fk["fields"], how="left", nulls_equal=True).drop(fk["fields"])
     key = ts.descriptor.get("x-naturalKey")
     types = {f["name"]: f["type"] for f in ts.fields}
-    numbering = {k for k in ts.primary_key if types[k] == "integer" and k not in (key or [k])}
-    drop = PROVENANCE | numbering
-    return frame.drop([c for c in frame.columns if c in drop]), key
+    linked = {f for fk in ts.foreign_keys for f in fk["fields"]}
+    numbering = {k for k in (set(ts.primary_key) | linked) if types[k] == "integer" and k not in (key or [])}
+    frame = frame.drop([c for c in frame.columns if c in PROVENANCE | numbering])
+    return frame, key
 
 
 def diff_table(name: str, old: pl.DataFrame, new: pl.DataFrame, key: list[str] | None) -> TableDiff:
     """Rows matched on the natural key (values compared), or as whole rows where there is none.
 
     A column with one value in each release (時点, 年度) describes the edition, not a row: it is
-    reported once, not as a change of every row.
+    reported once, not as a change of every row. A natural key that is not unique in either
+    release cannot match rows one to one, so the rows are then compared as whole rows.
     """
     edition = [c for c in old.columns if c not in (key or []) and old[c].n_unique() == 1 and new[c].n_unique() == 1]
     result = TableDiff(name, key or [], edition=[(c, old[c][0], new[c][0]) for c in edition if old[c][0] != new[c][0]])
     old, new = old.drop(edition), new.drop(edition)
-    if not key:
-        result.added = new.join(old, on=old.columns, how="anti", nulls_equal=True).to_dicts()
-        result.removed = old.join(new, on=old.columns, how="anti", nulls_equal=True).to_dicts()
+    if not key or old.select(key).is_duplicated().any() or new.select(key).is_duplicated().any():
+        result.added, result.removed = _multiset_difference(old, new)
         return result
     result.added = new.join(old, on=key, how="anti", nulls_equal=True).select(key).to_dicts()
     result.removed = old.join(new, on=key, how="anti", nulls_equal=True).select(key).to_dicts()
@@ -104,9 +111,25 @@ def diff_table(name: str, old: pl.DataFrame, new: pl.DataFrame, key: list[str] |
     return result
 
 
+def _multiset_difference(old: pl.DataFrame, new: pl.DataFrame) -> tuple[list[dict], list[dict]]:
+    """Whole rows added and removed, counting repeats (the same bullet printed for two partners)."""
+    if not old.columns:
+        return [], []
+    counts = old.group_by(old.columns).len("旧").join(new.group_by(new.columns).len("新"), on=old.columns,
+                                                     how="full", coalesce=True, nulls_equal=True)
+    counts = counts.with_columns(pl.col("旧", "新").fill_null(0))
+    added = counts.filter(pl.col("新") > pl.col("旧")).with_columns(n=pl.col("新") - pl.col("旧"))
+    removed = counts.filter(pl.col("旧") > pl.col("新")).with_columns(n=pl.col("旧") - pl.col("新"))
+    rows = lambda f: [r for r in f.drop("旧", "新").iter_rows(named=True) for _ in range(r.pop("n"))]  # noqa: E731
+    return rows(added), rows(removed)
+
+
 def render(diffs: list[TableDiff], limit: int = 50) -> str:
     lines = []
     for d in diffs:
+        if d.only_in:
+            lines.append(f"[{d.table}] only in the {d.only_in} release")
+            continue
         lines.append(f"[{d.table}] {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed")
         lines.extend(f"  = {col}: {a} → {b} (every row)" for col, a, b in d.edition)
         shown = [f"  + {_key(k)}" for k in d.added] + [f"  - {_key(k)}" for k in d.removed]

@@ -191,3 +191,19 @@ def test_validate_reports_damaged_files_without_crashing(published: Path, tmp_pa
     assert "Traceback" not in result.stdout + result.stderr and "internal error" not in result.stderr
     diff = run_etl("diff", published, release)
     assert diff.returncode == 2 and "run etl validate on it first" in diff.stderr
+
+
+def test_diff_names_the_bullets_and_rows_a_new_edition_dropped(tmp_path: Path) -> None:
+    """One bullet and one whole section-3 row fewer show as exactly those removals, not renumbering noise."""
+    lines = edit(real_lines(), 4, "2023年２月10日", "2024年２月９日")
+    lines = lines[:219] + lines[220:256] + lines[262:]  # drop line 220 (a bullet) and lines 257-262 (a row)
+    catalog = tmp_path / "c"
+    assert run_etl("build", "--raw", REAL, "--out", catalog).returncode == 0
+    doc = write_doc(tmp_path / "raw", lines, name="koriyama-renkei-kyotei-2024-02-09.txt")
+    assert run_etl("build", "--raw", doc, "--out", catalog).returncode == 0, "edition must build"
+    out = run_etl("diff", catalog / DATASET / VERSION, catalog / DATASET / "2024-02-09").stdout
+    assert "[partnership_activities] 0 added, 3 removed, 0 changed" in out
+    assert "- 取組内容=市の施策やイベントなどの市政情報を広く市民に発信するために広報紙を毎月配置" in out
+    assert "[activity_partners] 0 added, 1 removed, 0 changed" in out
+    assert "協定先ID:協定先名称=明治安田生命保険相互会社" in out
+    assert "[activity_fields] 0 added, 2 removed, 0 changed" in out
