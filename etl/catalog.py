@@ -22,6 +22,7 @@ from typing import Any
 
 from etl.errors import PublishError, UsageError
 from etl.faults import corrupt_point, fault_point
+from etl.schemas import package_metadata
 
 STAGING_PREFIX = ".staging-"
 INDEX_NAME = "catalog.json"
@@ -262,7 +263,7 @@ def write_index(catalog: Path) -> bool:
     Both are written to temporary files first and only then renamed into place, so a full disk
     while writing leaves both as they were.
     """
-    base_url = os.environ.get("ETL_BASE_URL", "")
+    base_url = package_metadata().get("x-catalog-url", "")  # committed config: every build agrees
     texts = {name: json.dumps(content, ensure_ascii=False, indent=2) + "\n"
              for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url)))}
     changed = {name: text for name, text in texts.items()

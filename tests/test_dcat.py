@@ -20,13 +20,22 @@ BASE = "https://opendata.example.jp/catalog/"
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("dcat")
-    assert run_etl("build", "--raw", REAL, "--out", folder, env={"ETL_BASE_URL": BASE}).returncode == 0
+    assert run_etl("build", "--raw", REAL, "--out", folder).returncode == 0
     return folder
 
 
-@pytest.fixture(scope="module")
-def graph(catalog: Path) -> Graph:
-    return Graph().parse(data=(catalog / "catalog.dcat.jsonld").read_text(encoding="utf-8"), format="json-ld")
+@pytest.fixture(scope="module", params=["relative", "absolute"])
+def graph(catalog: Path, request: pytest.FixtureRequest) -> Graph:
+    """The catalog as written (relative IRIs, read from where it is served), and with a base URL
+    configured (x-catalog-url in schemas/package.json), which makes every IRI absolute."""
+    if request.param == "relative":
+        text = (catalog / "catalog.dcat.jsonld").read_text(encoding="utf-8")
+        return Graph().parse(data=text, format="json-ld", publicID=BASE)
+    from etl.catalog import dcat
+
+    document = dcat(catalog, BASE)
+    assert document["@context"]["@base"] == BASE
+    return Graph().parse(data=json.dumps(document, ensure_ascii=False), format="json-ld")
 
 
 def _one(graph: Graph, subject, predicate):

@@ -59,17 +59,29 @@ def test_test_workflow_runs_the_readme_test_command() -> None:
 
 
 def test_publish_workflow_is_scheduled_reports_and_commits_only_valid_releases() -> None:
-    """Cron and manual triggers; report artifact and summary always; commit after the validity gate."""
+    """Cron and manual triggers; report always attached; only a valid new build reaches the commit job."""
     wf = _load("publish.yml")
     assert wf["on"]["schedule"][0]["cron"] and "workflow_dispatch" in wf["on"]
-    steps = wf["jobs"]["build"]["steps"]
+    build, commit, portal = wf["jobs"]["build"], wf["jobs"]["commit"], wf["jobs"]["portal"]
+    steps = build["steps"]
     names = [s.get("name", "") for s in steps]
-    build = next(s for s in steps if s.get("id") == "build")
-    assert "tasks.py build --report build-report.json" in build["run"]
-    upload = next(s for s in steps if "upload-artifact" in s.get("uses", ""))
-    assert upload["if"] == "always()"
-    gate = names.index("Fail loudly on an invalid or unreadable source")
-    assert gate < names.index("Commit a new release") < names.index("Publish the latest release to the portal")
-    assert wf["jobs"]["build"]["permissions"] == {"contents": "write"}
-    portal = steps[names.index("Publish the latest release to the portal")]
-    assert "secrets.CKAN_API_TOKEN" in portal["env"]["CKAN_API_TOKEN"] and "CKAN_API_TOKEN" not in portal["run"]
+    assert "tasks.py build --report build-report.json" in next(s for s in steps if s.get("id") == "build")["run"]
+    report = next(s for s in steps if s.get("with", {}).get("name") == "build-report")
+    assert report["if"] == "always()"
+    assert names.index("Fail loudly on an invalid or unreadable source") < names.index("Is there a new release?")
+    assert "permissions" not in build and steps[0]["with"]["persist-credentials"] is False
+    assert commit["needs"] == "build" and commit["if"] == "needs.build.outputs.new_release == 'true'"
+    assert commit["permissions"] == {"contents": "write"}
+
+
+def test_only_the_portal_job_sees_the_portal_token() -> None:
+    """CKAN_API_TOKEN appears in the portal job alone, and never on a command line."""
+    wf = _load("publish.yml")
+    text = (REPO / ".github" / "workflows" / "publish.yml").read_text(encoding="utf-8")
+    assert text.count("secrets.CKAN_API_TOKEN") == 2
+    portal = wf["jobs"]["portal"]
+    assert "secrets.CKAN_API_TOKEN" in portal["env"]["PORTAL_CONFIGURED"]
+    publish = next(s for s in portal["steps"] if s.get("name") == "Publish the latest release to the portal")
+    assert "secrets.CKAN_API_TOKEN" in publish["env"]["CKAN_API_TOKEN"] and "CKAN_API_TOKEN" not in publish["run"]
+    for job in ("build", "commit"):
+        assert "CKAN" not in str(wf["jobs"][job])
