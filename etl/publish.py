@@ -25,6 +25,11 @@ CSV_BOM = True
 PARQUET_SUFFIX = "_parquet"
 
 
+def parquet_resource_name(table: str) -> str:
+    """The Parquet copy of a table is its own resource; the CSV one carries the table's name."""
+    return table + PARQUET_SUFFIX
+
+
 def file_stem(table: str) -> str:
     """`072036_<table>`: the national file-name convention (city code, English slug)."""
     return f"{schemas.municipality()['全国地方公共団体コード']}_{table}"
@@ -84,9 +89,9 @@ def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
     if fmt == "parquet":
         # Foreign keys of a Parquet resource point at the Parquet copy of the referenced table,
         # so that each format validates on its own.
-        name += PARQUET_SUFFIX
+        name = parquet_resource_name(name)
         schema["foreignKeys"] = [
-            {**fk, "reference": {**fk["reference"], "resource": fk["reference"]["resource"] + PARQUET_SUFFIX}}
+            {**fk, "reference": {**fk["reference"], "resource": parquet_resource_name(fk["reference"]["resource"])}}
             for fk in schema.get("foreignKeys", [])
         ]
         if not schema["foreignKeys"]:
@@ -140,7 +145,3 @@ def package_descriptor(
         "resources": resources,
     }
     return descriptor
-
-
-def parquet_resource_name(table: str) -> str:
-    return table + PARQUET_SUFFIX

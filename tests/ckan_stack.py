@@ -317,27 +317,19 @@ class CkanStack:
             atexit.register(self.stop)
             self._atexit_registered = True
         try:
-            t = time.monotonic()
-            self.ensure_system_packages()
-            self._timed("system packages", t)
-            t = time.monotonic()
-            self.ensure_venv()
-            self._timed("ckan virtualenv", t)
-            t = time.monotonic()
-            self._start_postgres()
-            self._timed("postgres", t)
-            t = time.monotonic()
-            self._start_solr()
-            self._timed("solr stand-in", t)
-            t = time.monotonic()
-            self._configure()
-            self._timed("ckan config", t)
-            t = time.monotonic()
-            self._bootstrap()
-            self._timed("ckan db init + sysadmin + token", t)
-            t = time.monotonic()
-            self.start_server()
-            self._timed("ckan server ready", t)
+            phases = [
+                ("system packages", self.ensure_system_packages),
+                ("ckan virtualenv", self.ensure_venv),
+                ("postgres", self._start_postgres),
+                ("solr stand-in", self._start_solr),
+                ("ckan config", self._configure),
+                ("ckan db init + sysadmin + token", self._bootstrap),
+                ("ckan server ready", self.start_server),
+            ]
+            for name, phase in phases:
+                t = time.monotonic()
+                phase()
+                self._timed(name, t)
             t = time.monotonic()
             org = self.api("organization_create", name=self.organization, title=self.organization)
             self.organization_id = org["id"]
