@@ -87,3 +87,12 @@ def test_a_document_cut_at_any_line_is_refused_unless_the_cut_falls_among_sectio
         assert full["取組内容"][got.height - 1].startswith(got["取組内容"][-1]), cut
         accepted += 1
     assert accepted
+
+
+def test_an_overlong_bullet_line_does_not_move_the_item_boundaries_of_other_cells() -> None:
+    """The wrap-or-new-item width is measured on cells without bullets (found by hypothesis)."""
+    lines = real_lines()
+    variant = lines[:156] + ["・00" + "‐" * 29] + lines[160:]  # 農業's four bullets → one very long one
+    items = build(variant).tables["initiative_items"].filter(pl.col("取組ID") != 6).drop("原文行番号")
+    real = build(lines).tables["initiative_items"].filter(pl.col("取組ID") != 6).drop("原文行番号")
+    assert items.equals(real)

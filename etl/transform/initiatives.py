@@ -11,7 +11,7 @@ from etl.transform.rejoin import rejoin_items
 from etl.transform.resolve import resolution_failures, resolve
 
 # A line of a multi-line cell without 「・」 bullets ends an item (rather than wrapping) when it
-# is clearly shorter than the column: less than this share of the widest line in the column.
+# is clearly shorter than the column: less than this share of the widest line of such cells.
 WRAP_RATIO = 0.8
 
 
@@ -99,9 +99,12 @@ def initiatives(raw: Extracted, year: int | None) -> pl.DataFrame:
 def initiative_items(raw: Extracted) -> pl.DataFrame:
     is_bullet = normalize_expr(pl.col("原文")).str.starts_with("・")
     first = pl.int_range(pl.len()).over("取組順") == 0
-    widest = raw.initiative_lines["表示幅"].max() or 0  # of the whole column, not of one cell
+    plain = ~is_bullet.any().over("取組順")  # a cell whose items are not marked with 「・」
+    # The column's width, measured on the cells the rule applies to: a bullet cell has its own
+    # item marks, and one overlong bullet line must not move the threshold for the others.
+    widest = raw.initiative_lines.filter(plain)["表示幅"].max() or 0
     short_before = pl.col("表示幅").shift(1).over("取組順") < WRAP_RATIO * widest
-    new_item = first | is_bullet | (~is_bullet.any().over("取組順") & short_before)
+    new_item = first | is_bullet | (plain & short_before)
     return rejoin_items(raw.initiative_lines, "取組順", new_item).rename({"取組順": "取組ID"})
 
 
