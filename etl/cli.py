@@ -1,9 +1,10 @@
 """The `etl` command: a thin layer over `etl.pipeline` that turns outcomes into exit codes.
 
 Exit codes: 0 success; 1 the data is invalid (every failure listed) or a release of that version
-already exists with other content; 2 the input cannot be read or parsed, or the command was used
-wrongly; 3 publishing failed for a reason outside the data (disk full, permissions, another build
-holding the catalog). On any non-zero exit the catalog is unchanged.
+already exists with other content; 2 the input cannot be read or parsed, does not match its
+registered size and hash (or has none), or the command was used wrongly; 3 publishing failed for
+a reason outside the data (disk full, permissions, another build holding the catalog). On any
+non-zero exit the catalog is unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_PUBLISH = 0, 1, 2, 3
 EPILOG = """exit codes:
   0  success (published, or already published with identical content)
   1  the data is invalid (every failure listed), or the version exists with other content
-  2  the input cannot be read or parsed, or the command was used wrongly
+  2  the input cannot be read or parsed, is not the registered file, or the command was used wrongly
   3  publishing failed (disk full, permissions, another build holds the catalog)
 On any non-zero exit the catalog is unchanged."""
 
@@ -40,6 +41,16 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=Path("published"), help="catalog folder (default: published/)")
     b.add_argument("--version", help="publish under this version name instead of the as-of date")
     b.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
+    b.add_argument("--allow-unregistered", action="store_true",
+                   help="build a document that has no record in its folder's datapackage.json (a trial run: "
+                        "a copy cut short cannot then be told from a shorter edition)")
+    r = sub.add_parser("register", help="record a source document's size and SHA-256 so builds can prove it complete",
+                       description="Writes the file's bytes and hash into datapackage.json in its folder (a "
+                                   "Frictionless data package). `etl build` refuses a document that no longer "
+                                   "matches its record, or that has none.")
+    r.add_argument("files", type=Path, nargs="+", metavar="FILE", help="source document(s), e.g. raw/*.txt")
+    r.add_argument("--replace", action="store_true",
+                   help="overwrite an existing record whose file has changed (a corrected extraction)")
     v = sub.add_parser("validate", help="re-validate a published release from its files")
     v.add_argument("path", type=Path, help="a release folder or its datapackage.json")
     v.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
@@ -57,7 +68,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        commands = {"build": _build, "validate": _validate, "publish": _publish, "diff": _diff}
+        commands = {"build": _build, "register": _register, "validate": _validate, "publish": _publish,
+                    "diff": _diff}
         return commands[args.command](args)
     except EtlError as exc:
         print(f"etl {args.command}: {exc}", file=sys.stderr)
@@ -86,7 +98,7 @@ def _build(args: argparse.Namespace) -> int:
 
     raw = args.raw or pipeline.newest_document(Path("raw"))
     try:
-        result = pipeline.build(raw, args.out, args.version)
+        result = pipeline.build(raw, args.out, args.version, args.allow_unregistered)
     except EtlError as exc:
         if getattr(exc, "report", None) is not None:  # the data was valid; publishing it was not possible
             exc.report.outcome = {"status": "not published", "exit_code": exc.exit_code, "message": str(exc)}
@@ -96,6 +108,10 @@ def _build(args: argparse.Namespace) -> int:
         result.report.outcome = {"status": result.outcome.status, "release": str(result.outcome.release)}
     else:
         result.report.outcome = {"status": "invalid", "exit_code": EXIT_INVALID}
+    result.report.outcome["source_registered"] = result.registered
+    if not result.registered:
+        print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
+              f"(etl register {raw}).", file=sys.stderr)
     _write_report(result.report, args.report)
     if not result.report.valid:
         print(result.report.render())
@@ -107,6 +123,22 @@ def _build(args: argparse.Namespace) -> int:
         print(f"{outcome.release} is already published with identical content; nothing to do.")
     else:
         print(f"published {outcome.release}")
+    return EXIT_OK
+
+
+def _register(args: argparse.Namespace) -> int:
+    from etl import registry
+
+    for file in args.files:  # one at a time: an unreadable file stops before later ones are recorded
+        done = registry.register(file, replace=args.replace)
+        r = done.resource
+        if not done.changed:
+            print(f"{file}: already registered ({r['bytes']} bytes, {r['hash']}); nothing to do.")
+        elif done.previous is None:
+            print(f"{file}: registered ({r['bytes']} bytes, {r['encoding']}, {r['hash']}).")
+        else:
+            print(f"{file}: record replaced (was {done.previous.get('bytes')} bytes, {done.previous.get('hash')}; "
+                  f"now {r['bytes']} bytes, {r['hash']}).")
     return EXIT_OK
 
 

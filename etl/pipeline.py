@@ -7,16 +7,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from frictionless import Package, system
 
-from etl import catalog, schemas
+from etl import catalog, registry, schemas
 from etl.diff import diff_releases, render
 from etl.errors import EtlError, LayoutError, PublishError, UsageError
 from etl.extract import extract
 from etl.publish import write_release
 from etl.report import Report
-from etl.source import read_source
+from etl.source import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
 from etl.validate import read_parquet, validate_dataset, validate_release
 
@@ -28,6 +27,7 @@ class BuildResult:
     report: Report
     dataset: Dataset | None = None
     outcome: catalog.Outcome | None = None
+    registered: bool = True  # False: built with --allow-unregistered, completeness not checked
 
 
 def newest_document(raw_dir: Path) -> Path:
@@ -42,7 +42,10 @@ def newest_document(raw_dir: Path) -> Path:
 
 def load(path: Path) -> Dataset:
     """Read, extract and transform one document (SourceError / LayoutError when unusable)."""
-    source = read_source(path)
+    return _from_source(read_source(path))
+
+
+def _from_source(source: SourceText) -> Dataset:
     raw = extract(source)
     city = schemas.municipality()["市区町村名"]
     if city not in raw.text:
@@ -50,20 +53,27 @@ def load(path: Path) -> Dataset:
     return transform(raw)
 
 
-def build(raw: Path, out: Path, version: str | None = None) -> BuildResult:
-    """Extract, validate and (when everything passes) publish one release into the catalog."""
+def build(raw: Path, out: Path, version: str | None = None, allow_unregistered: bool = False) -> BuildResult:
+    """Extract, validate and (when everything passes) publish one release into the catalog.
+
+    The document must match its record in raw/datapackage.json (see `etl.registry`) unless it has
+    none and `allow_unregistered` is set; `BuildResult.registered` says which."""
     if version is not None:
         catalog.check_version(version)
-    dataset = load(raw)
+    data = read_bytes(raw)  # a missing path, a folder or an empty file is reported as such first
+    complete = registry.verify(raw, allow_unregistered)  # then a cut or changed file, before parsing it
+    dataset = _from_source(from_bytes(raw, data))
     report = validate_dataset(dataset)
+    if complete is not None:
+        report.results.insert(0, complete)
     if not report.valid:
-        return BuildResult(report, dataset)
+        return BuildResult(report, dataset, registered=complete is not None)
     try:
         outcome = _publish(out, dataset, version)
     except EtlError as exc:
         exc.report = report  # the checks all passed; a pipeline still wants the report
         raise
-    return BuildResult(report, dataset, outcome)
+    return BuildResult(report, dataset, outcome, registered=complete is not None)
 
 
 def _publish(out: Path, dataset: Dataset, version: str | None) -> catalog.Outcome:

@@ -29,12 +29,17 @@ class SourceText:
 
 def read_source(path: Path) -> SourceText:
     """Read and decode a source document, or raise `SourceError` saying why it is unusable."""
-    data = _read_bytes(Path(path))
+    return from_bytes(Path(path), read_bytes(Path(path)))
+
+
+def from_bytes(path: Path, data: bytes) -> SourceText:
+    """Decode the bytes read from `path` (see `decode`)."""
     encoding, text = decode(data, Path(path).name)
     return SourceText(path=Path(path), encoding=encoding, lines=split_lines(text))
 
 
-def _read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; SourceError for a missing path, a folder, an unreadable or empty file."""
     if not path.exists():
         raise SourceError(f"{path}: no such file. Pass the path of a source document (raw/*.txt).")
     if path.is_dir():

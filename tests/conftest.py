@@ -45,11 +45,22 @@ def drop(lines: list[str], first: int, last: int | None = None) -> list[str]:
 
 
 def write_doc(folder: Path, lines: list[str] | None = None, *, data: bytes | None = None,
-              name: str = REAL.name) -> Path:
-    """Write a variant of the document (lines joined with LF, or raw bytes) and return its path."""
+              name: str = REAL.name, register: bool = True) -> Path:
+    """Write a variant of the document (lines joined with LF, or raw bytes) and return its path.
+
+    Registered (as `etl register` would) unless `register` is False or the bytes are unreadable:
+    an edited document is what a steward registers as a new edition or a corrected extraction."""
+    from etl.errors import SourceError
+    from etl.registry import register as record
+
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_bytes(data if data is not None else "\n".join(lines if lines is not None else real_lines()).encode())
+    if register:
+        try:
+            record(path, replace=True)
+        except SourceError:
+            pass  # empty, binary or undecodable: the build reports that before the missing record
     return path
 
 

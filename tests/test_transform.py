@@ -66,9 +66,10 @@ def test_a_count_row_printed_twice_is_reported() -> None:
 
 
 def test_a_document_cut_at_any_line_is_refused_unless_the_cut_falls_among_section3_bullets() -> None:
-    """Every cut is a layout error, except one among section 3's bullets: nothing in the text (no
-    printed count, no end mark) tells it from a shorter edition. That known limit keeps every row
-    before the cut unchanged, and the last activity is a prefix of the printed one."""
+    """From the text alone every cut is a layout error, except one among section 3's bullets: nothing
+    in the text (no printed count, no end mark) tells it from a shorter edition. Such a cut keeps
+    every row before it unchanged, and the last activity is a prefix of the printed one. `etl build`
+    refuses those cuts too, by the registered size and hash (test_registry.py)."""
     from etl.errors import LayoutError
 
     lines = real_lines()

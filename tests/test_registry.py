@@ -1,0 +1,215 @@
+"""Registered sources: a document cut at any line (or byte), or changed in any way since it was
+registered, is refused with exit 2 before it is parsed, and the catalog is left as it was.
+
+The text alone cannot show a cut among section 3's bullets (test_transform.py pins that limit);
+the record of the file's size and SHA-256 in raw/datapackage.json can."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from etl.cli import main
+
+from conftest import REAL, REPO, run_etl, snapshot, write_doc
+
+PUBLISHED = REPO / "published"
+DATA = REAL.read_bytes()
+FUZZ = settings(deadline=None, max_examples=40,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def registered_copy(folder: Path) -> Path:
+    """The real document and raw/'s record of it, copied as they are into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "raw" / "datapackage.json", folder / "datapackage.json")
+    shutil.copy2(REAL, folder / REAL.name)
+    return folder / REAL.name
+
+
+def refused(capfd: pytest.CaptureFixture[str], data: bytes) -> str:
+    """Build `data` in place of the registered document into a copy of the committed catalog;
+    assert exit 2, an explanation and no traceback, and an untouched catalog. Returns stderr."""
+    capfd.readouterr()
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = registered_copy(Path(tmp) / "raw")
+        doc.write_bytes(data)
+        catalog = Path(tmp) / "catalog"
+        shutil.copytree(PUBLISHED, catalog)
+        before = snapshot(catalog)
+        code = main(["build", "--raw", str(doc), "--out", str(catalog)])
+        out, err = capfd.readouterr()
+        assert code == 2, out + err
+        assert "Traceback" not in out + err
+        assert snapshot(catalog) == before
+        return err
+
+
+def cut_named(cut: bytes, err: str) -> bool:
+    """The message gives both sizes (a cut before any text is simply an empty file)."""
+    if cut.isspace():
+        return "is empty" in err
+    return f"it has {len(cut)} bytes, the record says {len(DATA)}" in err
+
+
+def test_the_committed_sources_are_all_registered_and_match() -> None:
+    """Every raw/*.txt has a record, and frictionless itself finds raw/datapackage.json valid."""
+    package = json.loads((REPO / "raw" / "datapackage.json").read_text(encoding="utf-8"))
+    recorded = {r["path"] for r in package["resources"]}
+    assert recorded == {p.name for p in (REPO / "raw").glob("*.txt")}
+    exe = Path(sys.executable).with_name("frictionless")
+    result = subprocess.run([str(exe), "validate", "--json", "datapackage.json"], cwd=REPO / "raw",
+                            capture_output=True, text=True, timeout=120)
+    assert json.loads(result.stdout)["valid"], result.stdout
+
+
+def test_a_registered_document_cut_at_any_line_is_refused(capfd: pytest.CaptureFixture[str]) -> None:
+    """Every cut between two lines, with or without the line break, including every cut among
+    section 3's bullets that the text alone would take for a shorter edition."""
+    lines = DATA.split(b"\n")
+    for n in range(len(lines)):
+        for cut in {b"\n".join(lines[:n]), b"\n".join(lines[:n]) + b"\n"} - {DATA, b""}:
+            err = refused(capfd, cut)
+            assert cut_named(cut, err), (n, err)
+            assert cut.isspace() or ("cut short" in err and "etl register --replace" in err)
+
+
+@FUZZ
+@given(at=st.integers(min_value=1, max_value=len(DATA) - 1))
+def test_a_registered_document_cut_at_any_byte_is_refused(capfd: pytest.CaptureFixture[str], at: int) -> None:
+    """A cut inside a line, even inside a multi-byte character, is named as a cut, not as bad text."""
+    assert cut_named(DATA[:at], refused(capfd, DATA[:at]))
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_change_to_a_registered_document_is_refused(capfd: pytest.CaptureFixture[str], data) -> None:
+    """Lines deleted, duplicated or swapped, or one digit changed: the size or the hash tells."""
+    lines = DATA.split(b"\n")
+    i = data.draw(st.integers(0, len(lines) - 1))
+    j = data.draw(st.integers(0, len(lines) - 1))
+    kind = data.draw(st.sampled_from(["delete", "duplicate", "swap", "digit"]))
+    if kind == "delete":
+        mutated = lines[:i] + lines[i + 1:]
+    elif kind == "duplicate":
+        mutated = lines[:i] + [lines[i]] + lines[i:]
+    elif kind == "swap":
+        mutated = list(lines)
+        mutated[i], mutated[j] = mutated[j], mutated[i]
+    else:
+        digits = [m.start() for m in re.finditer(rb"[0-9]", DATA)]
+        k = data.draw(st.sampled_from(digits))
+        new = data.draw(st.sampled_from([d for d in b"0123456789" if d != DATA[k]]))
+        mutated = (DATA[:k] + bytes([new]) + DATA[k + 1:]).split(b"\n")
+    changed = b"\n".join(mutated)
+    if changed != DATA:
+        assert "does not match its record" in refused(capfd, changed)
+
+
+def test_an_unregistered_document_is_refused_unless_allowed(tmp_path: Path) -> None:
+    """No record: exit 2 saying how to register it; --allow-unregistered builds it with a warning,
+    and the JSON report says that its completeness was not checked."""
+    doc = write_doc(tmp_path / "raw", register=False)
+    catalog = tmp_path / "catalog"
+    result = run_etl("build", "--raw", doc, "--out", catalog)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"etl register {doc}" in result.stderr and "--allow-unregistered" in result.stderr
+    assert not catalog.exists() and not (tmp_path / "raw" / "datapackage.json").exists()
+
+    report = tmp_path / "report.json"
+    result = run_etl("build", "--raw", doc, "--out", catalog, "--allow-unregistered", "--report", report)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not registered, so its completeness was not checked" in result.stderr
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    assert payload["outcome"]["source_registered"] is False
+    assert "source.registered" not in {c["check"] for c in payload["checks"]}
+
+
+def test_the_report_lists_the_source_check_with_what_it_compared(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = run_etl("build", "--raw", REAL, "--out", tmp_path / "catalog", "--report", report)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    check = next(c for c in payload["checks"] if c["check"] == "source.registered")
+    assert check["passed"] and check["table"] == "source"
+    assert check["compared"][0]["label"] == REAL.name
+    assert check["compared"][0]["actual"].startswith(f"{len(DATA)} bytes, sha256:")
+    assert payload["outcome"]["source_registered"] is True
+
+
+def test_register_records_a_new_edition_that_then_builds(tmp_path: Path) -> None:
+    """A new folder gets a valid data package; registering again is a no-op that rewrites nothing."""
+    doc = write_doc(tmp_path / "raw", register=False, name="koriyama-renkei-kyotei-2024-02-09.txt")
+    result = run_etl("register", doc)
+    assert result.returncode == 0, result.stderr
+    assert f"{len(DATA)} bytes" in result.stdout and "utf-8" in result.stdout
+    manifest = tmp_path / "raw" / "datapackage.json"
+    before = (manifest.read_bytes(), manifest.stat().st_mtime_ns)
+    package = json.loads(before[0])
+    assert package["resources"][0]["name"] == "koriyama-renkei-kyotei-2024-02-09"
+    assert package["resources"][0]["bytes"] == len(DATA)
+    again = run_etl("register", doc)
+    assert again.returncode == 0 and "already registered" in again.stdout
+    assert (manifest.read_bytes(), manifest.stat().st_mtime_ns) == before
+    assert run_etl("build", "--raw", doc, "--out", tmp_path / "catalog").returncode == 0
+    assert not list((tmp_path / "raw").glob(".*.tmp"))
+
+
+def test_register_refuses_to_overwrite_a_changed_record_without_replace(tmp_path: Path) -> None:
+    """A damaged file is not registered by accident: the old record stays until --replace."""
+    doc = registered_copy(tmp_path / "raw")
+    manifest = tmp_path / "raw" / "datapackage.json"
+    before = manifest.read_bytes()
+    doc.write_bytes(DATA[:-50])
+    result = run_etl("register", doc)
+    assert result.returncode == 2
+    assert f"registered with {len(DATA)} bytes" in result.stderr and f"now has {len(DATA) - 50} bytes" in result.stderr
+    assert manifest.read_bytes() == before
+    replaced = run_etl("register", "--replace", doc)
+    assert replaced.returncode == 0, replaced.stderr
+    assert f"was {len(DATA)} bytes" in replaced.stdout and f"now {len(DATA) - 50} bytes" in replaced.stdout
+    assert json.loads(manifest.read_text(encoding="utf-8"))["resources"][0]["bytes"] == len(DATA) - 50
+
+
+def test_register_records_the_encoding_and_keeps_other_records(tmp_path: Path) -> None:
+    """A Shift_JIS edition beside a UTF-8 one: both recorded, sorted by path, and both build
+    (▶ has no Shift_JIS code; an edition saved in Shift_JIS would print another mark)."""
+    utf8 = registered_copy(tmp_path / "raw")
+    sjis = write_doc(tmp_path / "raw", data=DATA.decode("utf-8").replace("▶", "■").encode("cp932"), name="z-cp932.txt",
+                     register=False)
+    assert run_etl("register", sjis).returncode == 0
+    package = json.loads((tmp_path / "raw" / "datapackage.json").read_text(encoding="utf-8"))
+    assert [r["path"] for r in package["resources"]] == [utf8.name, sjis.name]
+    assert package["resources"][1]["encoding"] == "cp932"
+    for doc in (utf8, sjis):
+        assert run_etl("build", "--raw", doc, "--out", tmp_path / "catalog").returncode == 0
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00\x01binary", b"\xff\xfe\xfa not text"],
+                         ids=["empty", "binary", "undecodable"])
+def test_register_refuses_what_no_build_could_read(tmp_path: Path, data: bytes) -> None:
+    doc = write_doc(tmp_path / "raw", data=data, register=False)
+    result = run_etl("register", doc)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not (tmp_path / "raw" / "datapackage.json").exists()
+
+
+@pytest.mark.parametrize("manifest", ["{", "[]", '{"resources": [{"path": "x.txt", "name": "Not Valid"}]}'],
+                         ids=["truncated", "not an object", "invalid resource"])
+def test_a_broken_record_is_refused_with_exit_2(tmp_path: Path, manifest: str) -> None:
+    doc = registered_copy(tmp_path / "raw")
+    text = manifest.replace("x.txt", doc.name)
+    (tmp_path / "raw" / "datapackage.json").write_text(text, encoding="utf-8")
+    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "datapackage.json" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "catalog").exists()
