@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
                                    "matches its record, or that has none.")
     r.add_argument("files", type=Path, nargs="+", metavar="FILE", help="source document(s), e.g. raw/*.txt")
     r.add_argument("--replace", action="store_true",
-                   help="overwrite an existing record whose file has changed (a corrected extraction)")
+                   help="overwrite the record of one file that has changed (a corrected extraction)")
     v = sub.add_parser("validate", help="re-validate a published release from its files")
     v.add_argument("path", type=Path, help="a release folder or its datapackage.json")
     v.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
@@ -129,16 +129,15 @@ def _build(args: argparse.Namespace) -> int:
 def _register(args: argparse.Namespace) -> int:
     from etl import registry
 
-    for file in args.files:  # one at a time: an unreadable file stops before later ones are recorded
-        done = registry.register(file, replace=args.replace)
+    for done in registry.register(args.files, replace=args.replace):
         r = done.resource
         if not done.changed:
-            print(f"{file}: already registered ({r['bytes']} bytes, {r['hash']}); nothing to do.")
+            print(f"{done.path}: already registered ({r['bytes']} bytes, {r['hash']}); nothing to do.")
         elif done.previous is None:
-            print(f"{file}: registered ({r['bytes']} bytes, {r['encoding']}, {r['hash']}).")
+            print(f"{done.path}: registered ({r['bytes']} bytes, {r['encoding']}, {r['hash']}).")
         else:
-            print(f"{file}: record replaced (was {done.previous.get('bytes')} bytes, {done.previous.get('hash')}; "
-                  f"now {r['bytes']} bytes, {r['hash']}).")
+            print(f"{done.path}: record replaced (was {done.previous.get('bytes')} bytes, "
+                  f"{done.previous.get('hash')}; now {r['bytes']} bytes, {r['hash']}).")
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ class BuildResult:
     report: Report
     dataset: Dataset | None = None
     outcome: catalog.Outcome | None = None
-    registered: bool = True  # False: built with --allow-unregistered, completeness not checked
+    registered: bool = False  # True once the source matched its record; False with --allow-unregistered
 
 
 def newest_document(raw_dir: Path) -> Path:
@@ -41,7 +41,9 @@ def newest_document(raw_dir: Path) -> Path:
 
 
 def load(path: Path) -> Dataset:
-    """Read, extract and transform one document (SourceError / LayoutError when unusable)."""
+    """Read, extract and transform one document (SourceError / LayoutError when unusable).
+
+    Parsing only: whether the file is complete is `build`'s check (`etl.registry`)."""
     return _from_source(read_source(path))
 
 
@@ -61,7 +63,7 @@ def build(raw: Path, out: Path, version: str | None = None, allow_unregistered: 
     if version is not None:
         catalog.check_version(version)
     data = read_bytes(raw)  # a missing path, a folder or an empty file is reported as such first
-    complete = registry.verify(raw, allow_unregistered)  # then a cut or changed file, before parsing it
+    complete = registry.verify(raw, data, allow_unregistered)  # then a cut or changed file, before parsing
     dataset = _from_source(from_bytes(raw, data))
     report = validate_dataset(dataset)
     if complete is not None:

@@ -10,29 +10,34 @@ them, as `frictionless validate raw/datapackage.json` does.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.errors import SourceError
+from etl.errors import SourceError, UsageError
 from etl.report import CheckResult, passed
-from etl.source import read_source
+from etl.source import from_bytes, read_bytes
 
 MANIFEST = "datapackage.json"
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 CHECK = "source.registered"
-# frictionless' pattern for resource names
-_NAME_CHARS = re.compile(r"[^-a-z0-9._]+")
+SUFFIX = ".txt"  # what `etl build` takes as a document (raw/*.txt)
+_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+_NAME_CHARS = re.compile(r"[^-a-z0-9._]+")  # frictionless' pattern for resource names
 
 
 @dataclass(frozen=True)
 class Registration:
-    """What `etl register` did: the resource it recorded, and the record it replaced (if any)."""
+    """What `etl register` did for one file: the record it wrote, and the one it replaced."""
 
+    path: Path
     resource: dict[str, Any]
     previous: dict[str, Any] | None
 
@@ -45,10 +50,16 @@ def manifest_of(path: Path) -> Path:
     return Path(path).parent / MANIFEST
 
 
-def verify(path: Path, allow_unregistered: bool = False) -> CheckResult | None:
-    """The check that `path` is the complete file recorded for it; SourceError when it is not.
+# ── checking a document against its record ───────────────────────────────────────────────
 
-    None when the file has no record and `allow_unregistered` says to build it anyway."""
+
+def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckResult | None:
+    """The check that `data`, just read from `path`, is the complete file recorded for it.
+
+    SourceError when it is not; None when the file has no record and `allow_unregistered` says
+    to build it anyway. frictionless checks the file on disk; `data` is compared too, so the
+    bytes that get parsed are the bytes that were verified even if the file changes meanwhile.
+    """
     path = Path(path)
     record = _record(path)
     if record is None and allow_unregistered:
@@ -60,28 +71,46 @@ def verify(path: Path, allow_unregistered: bool = False) -> CheckResult | None:
             f"are what prove it complete. Check it against the city's PDF, then run: etl register {path}  "
             "(for a trial build of an unregistered file, add --allow-unregistered)."
         )
+    _check_record(path, record)
     problems = _frictionless_errors(path, record)
     if problems:
         raise SourceError(
-            f"{path} does not match its record in {manifest_of(path)} ({'; '.join(problems)}). "
+            f"{path} does not match its record in {manifest_of(path)}: {'; '.join(problems)}. "
             "It was cut short or changed after it was registered. Restore the registered file "
             "(git checkout, or extract the city's PDF again); if the new content is the intended one, "
             f"record it with: etl register --replace {path}"
         )
+    if _fingerprint(_describe_bytes(data)) != _fingerprint(record):
+        raise SourceError(f"{path} changed while it was being read (another program is writing it). "
+                          "Run the build again once the file is complete.")
     size = f"{record['bytes']} bytes, {record['hash']}"
     return passed(CHECK, "source", label=path.name, expected=size, actual=size)
 
 
-def _frictionless_errors(path: Path, record: dict[str, Any]) -> list[str]:
+def _check_record(path: Path, record: dict[str, Any]) -> None:
+    """A record without a real size and SHA-256 would prove nothing; frictionless skips empty ones."""
+    size, digest = record.get("bytes"), record.get("hash")
+    if not (isinstance(size, int) and not isinstance(size, bool) and size > 0
+            and isinstance(digest, str) and _HASH.fullmatch(digest)):
+        raise SourceError(
+            f"the record of {path.name} in {manifest_of(path)} has no usable size and SHA-256 "
+            f"(bytes: {size!r}, hash: {digest!r}; expected a positive number and 'sha256:' with 64 "
+            f"lower-case hex digits). Restore the file from git, or record the document again with: "
+            f"etl register --replace {path}"
+        )
+
+
+def _frictionless_errors(path: Path, record: dict[str, Any], manifest: Path | None = None) -> list[str]:
     from frictionless import FrictionlessException, Package
 
+    manifest = manifest or manifest_of(path)
     try:
-        package = Package(str(manifest_of(path)))
+        package = Package(str(manifest))
         resource = next(r for r in package.resources if r.path == record["path"])
         report = resource.validate()
     except (FrictionlessException, StopIteration) as exc:
         raise SourceError(f"{manifest_of(path)} is not a valid data package ({exc}). "
-                          "Restore it from git or register the documents again.") from None
+                          "Restore it from git, or register the documents again.") from None
     errors = [e for task in report.tasks for e in task.errors] + list(report.errors)
     errors.sort(key=lambda e: e.type != "byte-count")  # the size says most: shorter means cut short
     return [_describe(e.type, e.note) for e in errors]
@@ -96,44 +125,82 @@ def _describe(kind: str, note: str) -> str:
     return f"{kind}: {note}"
 
 
-def register(path: Path, replace: bool = False) -> Registration:
-    """Record the size and hash of a readable document; refuse to overwrite a different record
-    unless `replace`, so that a file damaged since cannot be registered by accident."""
-    path = Path(path)
-    source = read_source(path)  # SourceError for missing, empty, binary or undecodable files
-    data = path.read_bytes()
-    manifest = _load(manifest_of(path))
-    resources: list[dict[str, Any]] = manifest.setdefault("resources", [])
+# ── registering documents ────────────────────────────────────────────────────────────────
+
+
+def register(paths: Sequence[Path], replace: bool = False) -> list[Registration]:
+    """Record the size and hash of readable documents; in each folder, all of them or none.
+
+    A record whose file has changed is overwritten only with `replace`, and only one file at a
+    time, so that a file damaged since (or a wildcard) never re-approves a document by accident.
+    """
+    paths = [Path(p) for p in paths]
+    if replace and len(paths) != 1:
+        raise UsageError("--replace takes exactly one file, so that no changed document is re-recorded unseen.")
+    done: list[Registration] = []
+    for folder in dict.fromkeys(p.parent for p in paths):
+        with _locked(folder):
+            manifest = _load(folder / MANIFEST)
+            resources: list[dict[str, Any]] = manifest.setdefault("resources", [])
+            here = [_update(resources, p, replace) for p in paths if p.parent == folder]
+            changed = [r.path for r in here if r.changed]
+            if changed:
+                resources.sort(key=lambda r: str(r.get("path", "")))
+                _write_checked(folder / MANIFEST, manifest, changed)
+        done += here
+    return done
+
+
+def _update(resources: list[dict[str, Any]], path: Path, replace: bool) -> Registration:
+    if path.name == MANIFEST or path.suffix.lower() != SUFFIX:
+        raise UsageError(f"{path}: only source documents ({SUFFIX} files, as `etl build` reads them) are "
+                         "registered.")
+    data = read_bytes(path)
+    source = from_bytes(path, data)  # SourceError for an empty, binary or undecodable file
     previous = next((r for r in resources if r.get("path") == path.name), None)
     resource = {
-        "name": previous["name"] if previous else _unique_name(path, resources),
+        "name": (previous or {}).get("name") or _unique_name(path, resources),
         "path": path.name,
-        "format": path.suffix.lstrip(".").lower() or "txt",
+        "format": "txt",
         "mediatype": "text/plain",
+        # the encoding it was read in, for other readers; the hash is what the build checks
         "encoding": "utf-8" if source.encoding == "utf-8-sig" else source.encoding,
-        "bytes": len(data),
-        "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        **_describe_bytes(data),
     }
-    if previous is not None and _fingerprint(previous) != _fingerprint(resource) and not replace:
+    if previous is None:
+        resources.append(resource)
+        return Registration(path, dict(resource), None)
+    old = dict(previous)
+    if _fingerprint(old) != _fingerprint(resource) and not replace:
         raise SourceError(
-            f"{path} is registered with {previous.get('bytes')} bytes ({previous.get('hash')}), but now has "
+            f"{path} is registered with {old.get('bytes')} bytes ({old.get('hash')}), but now has "
             f"{resource['bytes']} bytes ({resource['hash']}). If the file was damaged, restore it; if the "
             f"new content is the intended one, run: etl register --replace {path}"
         )
-    old = dict(previous) if previous is not None else None
-    if previous is not None:
-        previous.update(resource)
-        resource = previous
-    else:
-        resources.append(resource)
-    if old != resource:
-        resources.sort(key=lambda r: str(r.get("path", "")))
-        _write(manifest_of(path), manifest)
-    return Registration(resource=dict(resource), previous=old)
+    previous.update(resource)
+    return Registration(path, dict(previous), old)
+
+
+def _describe_bytes(data: bytes) -> dict[str, Any]:
+    return {"bytes": len(data), "hash": "sha256:" + hashlib.sha256(data).hexdigest()}
 
 
 def _fingerprint(resource: dict[str, Any]) -> tuple[Any, Any]:
     return resource.get("bytes"), resource.get("hash")
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """flock(2) on the folder, so that two `etl register` runs never lose each other's records."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as exc:
+        raise SourceError(f"{folder}: cannot be opened ({exc.strerror}).") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _record(path: Path) -> dict[str, Any] | None:
@@ -154,16 +221,29 @@ def _load(manifest: Path) -> dict[str, Any]:
     return data
 
 
-def _write(manifest: Path, data: dict[str, Any]) -> None:
-    """Write through a temporary file and one rename, so the record is never half written."""
-    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    tmp = manifest.parent / f".{manifest.name}.{os.getpid()}.tmp"
+def _write_checked(manifest: Path, data: dict[str, Any], changed: list[Path]) -> None:
+    """Write a temporary manifest, have frictionless check the changed files against it, then
+    rename it into place: a record that no build could verify is never written."""
+    target = manifest.resolve()  # a symlinked manifest stays a symlink
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
     try:
-        tmp.write_bytes(text.encode("utf-8"))
-        os.replace(tmp, manifest)
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        for path in changed:
+            record = next(r for r in data["resources"] if r.get("path") == path.name)
+            problems = _frictionless_errors(path, record, manifest=tmp)
+            if problems:
+                raise SourceError(f"{path}: frictionless cannot check this file ({'; '.join(problems)}). "
+                                  "Give it a plain name such as koriyama-renkei-kyotei-YYYY-MM-DD.txt.")
+        os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SourceError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _name(text: str) -> str:

@@ -52,15 +52,17 @@ def write_doc(folder: Path, lines: list[str] | None = None, *, data: bytes | Non
     an edited document is what a steward registers as a new edition or a corrected extraction."""
     from etl.errors import SourceError
     from etl.registry import register as record
+    from etl.source import read_source
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_bytes(data if data is not None else "\n".join(lines if lines is not None else real_lines()).encode())
     if register:
         try:
-            record(path, replace=True)
+            read_source(path)
         except SourceError:
-            pass  # empty, binary or undecodable: the build reports that before the missing record
+            return path  # empty, binary or undecodable: no build gets as far as the record
+        record([path], replace=True)
     return path
 
 

@@ -203,13 +203,100 @@ def test_register_refuses_what_no_build_could_read(tmp_path: Path, data: bytes) 
     assert not (tmp_path / "raw" / "datapackage.json").exists()
 
 
-@pytest.mark.parametrize("manifest", ["{", "[]", '{"resources": [{"path": "x.txt", "name": "Not Valid"}]}'],
-                         ids=["truncated", "not an object", "invalid resource"])
-def test_a_broken_record_is_refused_with_exit_2(tmp_path: Path, manifest: str) -> None:
+BROKEN_RECORDS = {
+    "truncated": ("{", "cannot be read as JSON"),
+    "not an object": ("[]", "is not a data package"),
+    "invalid resource": ('{"resources": [{"path": "DOC", "name": "Not Valid", "bytes": 1, "hash": "sha256:HEX"}]}',
+                         "is not a valid data package"),
+    "no size or hash": ('{"resources": [{"path": "DOC", "name": "doc"}]}', "no usable size and SHA-256"),
+    "zero size, empty hash": ('{"resources": [{"path": "DOC", "name": "doc", "bytes": 0, "hash": ""}]}',
+                              "no usable size and SHA-256"),
+    "hash without algorithm": ('{"resources": [{"path": "DOC", "name": "doc", "bytes": 8832, "hash": "HEX"}]}',
+                               "no usable size and SHA-256"),
+}
+
+
+@pytest.mark.parametrize(("manifest", "words"), BROKEN_RECORDS.values(), ids=BROKEN_RECORDS.keys())
+def test_a_broken_record_is_refused_with_exit_2(tmp_path: Path, manifest: str, words: str) -> None:
+    """A record that proves nothing refuses even a document cut among section 3's bullets (which the
+    text alone would build): frictionless skips an empty size or hash, so the build checks them."""
     doc = registered_copy(tmp_path / "raw")
-    text = manifest.replace("x.txt", doc.name)
+    doc.write_bytes(b"\n".join(DATA.split(b"\n")[:275]))  # the text of this cut builds without a record
+    text = manifest.replace("DOC", doc.name).replace("HEX", "0" * 64)
     (tmp_path / "raw" / "datapackage.json").write_text(text, encoding="utf-8")
     result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "datapackage.json" in result.stderr and "Traceback" not in result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
     assert not (tmp_path / "catalog").exists()
+
+
+def test_the_cut_used_above_would_build_without_its_record(tmp_path: Path) -> None:
+    """Keeps the broken-record test honest: its cut document is one the text alone accepts."""
+    doc = write_doc(tmp_path / "raw", data=b"\n".join(DATA.split(b"\n")[:275]), register=False)
+    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--allow-unregistered")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", ["edition.csv", "datapackage.json", "README.md"])
+def test_register_takes_only_source_documents(tmp_path: Path, name: str) -> None:
+    """Not the manifest itself, not a CSV that frictionless would read as a table: exit 2, nothing written."""
+    registered_copy(tmp_path / "raw")
+    if name != "datapackage.json":
+        (tmp_path / "raw" / name).write_bytes(DATA)
+    before = snapshot(tmp_path / "raw")
+    result = run_etl("register", tmp_path / "raw" / name)
+    assert result.returncode == 2 and "only source documents" in result.stderr
+    assert snapshot(tmp_path / "raw") == before
+
+
+def test_a_file_name_frictionless_cannot_read_is_not_registered(tmp_path: Path) -> None:
+    """A record no build could verify is never written: frictionless checks the new record first."""
+    doc = write_doc(tmp_path / "raw", name="http:edition.txt", register=False)
+    result = run_etl("register", doc)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "frictionless cannot check this file" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [doc.name]
+
+
+def test_register_is_all_or_nothing_and_replace_takes_one_file(tmp_path: Path) -> None:
+    good = write_doc(tmp_path / "raw", register=False, name="a.txt")
+    bad = write_doc(tmp_path / "raw", data=b"\x00binary", register=False, name="b.txt")
+    result = run_etl("register", good, bad)
+    assert result.returncode == 2 and "binary" in result.stderr
+    assert not (tmp_path / "raw" / "datapackage.json").exists()
+    result = run_etl("register", "--replace", good, good)
+    assert result.returncode == 2 and "exactly one file" in result.stderr
+    assert not (tmp_path / "raw" / "datapackage.json").exists()
+
+
+def test_concurrent_registrations_keep_every_record(tmp_path: Path) -> None:
+    """Four `etl register` processes at once in one folder: the folder lock keeps all four records."""
+    exe = Path(sys.executable).with_name("etl")
+    docs = [write_doc(tmp_path / "raw", register=False, name=f"e{i}.txt") for i in range(4)]
+    procs = [subprocess.Popen([str(exe), "register", str(d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for d in docs]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 4
+    package = json.loads((tmp_path / "raw" / "datapackage.json").read_text(encoding="utf-8"))
+    assert [r["path"] for r in package["resources"]] == [d.name for d in docs]
+    assert not list((tmp_path / "raw").glob(".*.tmp"))
+
+
+def test_a_bom_file_is_recorded_as_utf8(tmp_path: Path) -> None:
+    """Data Package encodings are IANA names: a BOM is part of the bytes, not another encoding."""
+    doc = write_doc(tmp_path / "raw", data=b"\xef\xbb\xbf" + DATA, register=False)
+    assert run_etl("register", doc).returncode == 0
+    package = json.loads((tmp_path / "raw" / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["resources"][0]["encoding"] == "utf-8"
+    assert package["resources"][0]["bytes"] == len(DATA) + 3
+
+
+def test_the_bytes_parsed_are_the_bytes_verified(tmp_path: Path) -> None:
+    """A file still being written can pass the check on disk after a partial read: refused too."""
+    from etl.errors import SourceError
+    from etl.registry import verify
+
+    doc = registered_copy(tmp_path / "raw")
+    assert verify(doc, DATA).passed
+    with pytest.raises(SourceError, match="changed while it was being read"):
+        verify(doc, DATA[:-10])
