@@ -7,12 +7,32 @@ failures at once. They need only the published tables, so `etl validate` runs th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 
 from etl.report import CheckResult, failed, passed
 
 Tables = dict[str, pl.DataFrame]
+Run = Callable[[Tables, str], list[CheckResult]]
+
+
+@dataclass(frozen=True)
+class Invariant:
+    check: str  # the id in the report, e.g. agreement_counts.row_totals
+    table: str  # the table its failures are grouped under
+    run: Run
+
+
+INVARIANTS: list[Invariant] = []  # in the order the report lists them
+
+
+def invariant(check: str, table: str) -> Callable[[Run], Run]:
+    """Register a check function under its report id; it receives that id to name its results."""
+    def register(run: Run) -> Run:
+        INVARIANTS.append(Invariant(check, table, run))
+        return run
+    return register
 
 
 def _printed(tables: Tables, table: str, axis: str) -> pl.DataFrame:
@@ -44,14 +64,16 @@ def _totals_by(tables: Tables, axis: str, check: str, noun: str) -> list[CheckRe
     return out or [passed(check, "agreement_counts")]
 
 
-def row_totals(tables: Tables) -> list[CheckResult]:
+@invariant("agreement_counts.row_totals", "agreement_counts")
+def row_totals(tables: Tables, check: str) -> list[CheckResult]:
     """Every 協定種別 row sums to its printed 協定数."""
-    return _totals_by(tables, "協定種別", "agreement_counts.row_totals", "協定数")
+    return _totals_by(tables, "協定種別", check, "協定数")
 
 
-def column_totals(tables: Tables) -> list[CheckResult]:
+@invariant("agreement_counts.column_totals", "agreement_counts")
+def column_totals(tables: Tables, check: str) -> list[CheckResult]:
     """Every 相手方区分 column sums to its printed 合計."""
-    return _totals_by(tables, "相手方区分", "agreement_counts.column_totals", "合計")
+    return _totals_by(tables, "相手方区分", check, "合計")
 
 
 def _single(tables: Tables, table: str, axis: str) -> dict | None:
@@ -59,9 +81,9 @@ def _single(tables: Tables, table: str, axis: str) -> dict | None:
     return rows[0] if len(rows) == 1 else None
 
 
-def grand_total(tables: Tables) -> list[CheckResult]:
+@invariant("agreement_counts.grand_total", "agreement_counts")
+def grand_total(tables: Tables, check: str) -> list[CheckResult]:
     """The 合計 row's printed total equals the sum of all cells."""
-    check = "agreement_counts.grand_total"
     total = _single(tables, "agreement_counts", "総数")
     cells = int(tables["agreement_counts"]["協定数"].sum())
     if total is None:
@@ -74,9 +96,9 @@ def grand_total(tables: Tables) -> list[CheckResult]:
     return [passed(check, "agreement_counts", label=total["区分"], expected=total["印字値"], actual=cells)]
 
 
-def headline_total(tables: Tables) -> list[CheckResult]:
+@invariant("agreement_counts.headline_total", "agreement_counts")
+def headline_total(tables: Tables, check: str) -> list[CheckResult]:
     """The headline 「他の機関との連携協定数：N件」 equals the 合計 row's total."""
-    check = "agreement_counts.headline_total"
     head = _single(tables, "agreement_counts", "見出し総数")
     total = _single(tables, "agreement_counts", "総数")
     if head is None or total is None:
@@ -89,9 +111,9 @@ def headline_total(tables: Tables) -> list[CheckResult]:
     return [passed(check, "agreement_counts", label=head["区分"], expected=total["印字値"], actual=head["印字値"])]
 
 
-def partner_count(tables: Tables) -> list[CheckResult]:
+@invariant("partnership_partners.count", "partnership_partners")
+def partner_count(tables: Tables, check: str) -> list[CheckResult]:
     """The partner list has as many names as 【協定先:N団体】 says."""
-    check = "partnership_partners.count"
     printed = _single(tables, "partnership_partners", "団体数")
     listed = tables["partnership_partners"].height
     if printed is None:
@@ -104,9 +126,9 @@ def partner_count(tables: Tables) -> list[CheckResult]:
     return [passed(check, "partnership_partners", label=printed["区分"], expected=printed["印字値"], actual=listed)]
 
 
-def unique_partner_names(tables: Tables) -> list[CheckResult]:
+@invariant("partnership_partners.unique_names", "partnership_partners")
+def unique_partner_names(tables: Tables, check: str) -> list[CheckResult]:
     """No partner is listed twice (same name after normalisation)."""
-    check = "partnership_partners.unique_names"
     t = tables["partnership_partners"]
     twice = t.filter(pl.col("協定先名称").is_duplicated()).group_by("協定先名称", maintain_order=True).agg(
         pl.col("協定先ID"), pl.col("原文行番号"))
@@ -118,9 +140,9 @@ def unique_partner_names(tables: Tables) -> list[CheckResult]:
     ] or [passed(check, "partnership_partners", expected=t.height, actual=t["協定先名称"].n_unique())]
 
 
-def one_fiscal_year(tables: Tables) -> list[CheckResult]:
+@invariant("initiatives.fiscal_year", "initiatives")
+def one_fiscal_year(tables: Tables, check: str) -> list[CheckResult]:
     """Sections 2 and 3 describe one and the same 年度."""
-    check = "initiatives.fiscal_year"
     years = pl.concat([tables["initiatives"].select("年度"), tables["partnership_activities"].select("年度")])
     found = sorted(years["年度"].drop_nulls().unique().to_list())
     if len(found) > 1:
@@ -133,9 +155,9 @@ def _label(r: dict) -> str:
     return f"取組ID {r['取組ID']} 「{r['協定名称']}」 (line {r['原文行番号']})"
 
 
-def budgets_positive(tables: Tables) -> list[CheckResult]:
+@invariant("initiatives.budget_positive", "initiatives")
+def budgets_positive(tables: Tables, check: str) -> list[CheckResult]:
     """Every initiative has a budget, a positive whole number of 千円."""
-    check = "initiatives.budget_positive"
     bad = tables["initiatives"].filter(pl.col("予算額_千円").is_null() | (pl.col("予算額_千円") <= 0))
     return [
         failed(check, "initiatives",
@@ -146,9 +168,9 @@ def budgets_positive(tables: Tables) -> list[CheckResult]:
     ] or [passed(check, "initiatives")]
 
 
-def sub_amounts(tables: Tables) -> list[CheckResult]:
+@invariant("initiatives.sub_amount_within_budget", "initiatives")
+def sub_amounts(tables: Tables, check: str) -> list[CheckResult]:
     """A 「※うち…」 sub-amount has its label and is smaller than its budget."""
-    check = "initiatives.sub_amount_within_budget"
     t = tables["initiatives"]
     out = []
     for r in t.filter(pl.col("うち額_千円").is_not_null() | pl.col("うち額_内容").is_not_null()).iter_rows(named=True):
@@ -164,9 +186,9 @@ def sub_amounts(tables: Tables) -> list[CheckResult]:
     return out or [passed(check, "initiatives")]
 
 
-def initiative_partner_counts(tables: Tables) -> list[CheckResult]:
+@invariant("initiatives.partner_count", "initiatives")
+def initiative_partner_counts(tables: Tables, check: str) -> list[CheckResult]:
     """協定先数 is at least the number of partners named for the initiative."""
-    check = "initiatives.partner_count"
     named = tables["initiative_partners"].group_by("取組ID").len("名称数")
     both = tables["initiatives"].join(named, on="取組ID", how="left").with_columns(pl.col("名称数").fill_null(0))
     bad = both.filter(pl.col("協定先数").is_null() | (pl.col("協定先数") < pl.col("名称数")))
@@ -177,26 +199,12 @@ def initiative_partner_counts(tables: Tables) -> list[CheckResult]:
     ] or [passed(check, "initiatives")]
 
 
-INVARIANTS: list[Callable[[Tables], list[CheckResult]]] = [
-    row_totals,
-    column_totals,
-    grand_total,
-    headline_total,
-    partner_count,
-    unique_partner_names,
-    one_fiscal_year,
-    budgets_positive,
-    sub_amounts,
-    initiative_partner_counts,
-]
-
-
 def run_invariants(tables: Tables) -> list[CheckResult]:
     """Every invariant over the tables; a check whose table is missing fails rather than crashing."""
     out: list[CheckResult] = []
-    for check in INVARIANTS:
+    for inv in INVARIANTS:
         try:
-            out.extend(check(tables))
+            out.extend(inv.run(tables, inv.check))
         except (KeyError, pl.exceptions.PolarsError) as exc:
-            out.append(failed(check.__name__, "release", f"could not run: {exc}"))
+            out.append(failed(inv.check, inv.table, f"could not run: {exc}"))
     return out

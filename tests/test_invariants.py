@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import drop, edit, real_lines, snapshot, write_doc
+from conftest import REAL, drop, edit, real_lines, snapshot, write_doc
 from etl.cli import main
 
 Mutation = Callable[[list[str]], list[str]]
@@ -98,3 +98,18 @@ def test_all_failures_are_reported_together(tmp_path: Path, capsys: pytest.Captu
         assert check in out
     assert "[agreement_counts]" in out and "[initiatives]" in out
     assert not (tmp_path / "c").exists()
+
+
+def test_an_invariant_that_cannot_run_is_reported_under_its_check_id() -> None:
+    """A table missing from a damaged release fails the checks that need it, by their report ids
+    and tables (never a crash, never a Python function name)."""
+    from etl.checks import INVARIANTS, run_invariants
+    from etl.pipeline import load
+
+    tables = dict(load(REAL).tables)
+    del tables["initiative_partners"]
+    results = run_invariants(tables)
+    crashed = [r for r in results if not r.passed]
+    assert [(r.check, r.table) for r in crashed] == [("initiatives.partner_count", "initiatives")]
+    assert "could not run" in crashed[0].message
+    assert {r.check for r in results} == {inv.check for inv in INVARIANTS}
