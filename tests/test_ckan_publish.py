@@ -44,6 +44,20 @@ def publish(stack, release: Path, **env: str) -> subprocess.CompletedProcess[str
                    env={"CKAN_API_TOKEN": stack.token, **env})
 
 
+def portal_with(stack, releases: dict[str, Path], *versions: str) -> None:
+    """Start a test from a known portal: the dataset purged, then exactly these releases published,
+    in this order. Each test sets up what it needs, so any of them can run alone or in any order."""
+    from ckan_stack import CkanApiError
+
+    try:
+        stack.api("dataset_purge", id=DATASET)
+    except CkanApiError:
+        pass  # not there yet
+    for version in versions:
+        result = publish(stack, releases[version])
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def resources_of(stack, version: str) -> list[dict]:
     package = stack.api("package_show", id=DATASET)
     return [r for r in package["resources"] if r.get("release_version") == version]
@@ -51,6 +65,7 @@ def resources_of(stack, version: str) -> list[dict]:
 
 def test_publish_creates_the_dataset_with_every_file(stack, releases: dict[str, Path]) -> None:
     """Package metadata and one resource per file, read back through the Action API, bytes included."""
+    portal_with(stack, releases)
     release = releases["2023-02-10"]
     result = publish(stack, release)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -79,6 +94,7 @@ def test_publish_creates_the_dataset_with_every_file(stack, releases: dict[str, 
 
 def test_publishing_the_same_release_again_changes_nothing(stack, releases: dict[str, Path]) -> None:
     """A second publish compares hashes, uploads nothing and leaves the portal's metadata untouched."""
+    portal_with(stack, releases, "2023-02-10")
     before = stack.api("package_show", id=DATASET)
     result = publish(stack, releases["2023-02-10"])
     assert result.returncode == 0 and "nothing changed" in result.stdout
@@ -89,6 +105,7 @@ def test_publishing_the_same_release_again_changes_nothing(stack, releases: dict
 
 def test_a_newer_release_updates_the_dataset_and_keeps_the_older_files(stack, releases: dict[str, Path]) -> None:
     """The 2024 edition becomes the dataset's version, listed first; 2023's files stay downloadable."""
+    portal_with(stack, releases, "2023-02-10")
     result = publish(stack, releases["2024-02-09"])
     assert result.returncode == 0, result.stdout + result.stderr
     package = stack.api("package_show", id=DATASET)
@@ -102,6 +119,7 @@ def test_a_newer_release_updates_the_dataset_and_keeps_the_older_files(stack, re
 
 def test_an_invalid_release_is_refused(stack, releases: dict[str, Path], tmp_path: Path) -> None:
     """A release that fails etl validate is not published (exit 1) and the portal is unchanged."""
+    portal_with(stack, releases, "2023-02-10")
     bad = tmp_path / "bad"
     shutil.copytree(releases["2023-02-10-r2"], bad)
     csv = bad / "072036_agreement_counts.csv"
@@ -124,6 +142,7 @@ def test_the_portal_going_away_mid_publish_is_reported_and_the_rerun_completes(
     stack, releases: dict[str, Path], tmp_path: Path
 ) -> None:
     """Stop CKAN after 3 uploads: exit 3 naming what was and was not uploaded; the next run finishes."""
+    portal_with(stack, releases, "2023-02-10", "2024-02-09")
     resume = tmp_path / "resume"
     exe = Path(sys.executable).with_name("etl")
     env = {**os.environ, "CKAN_API_TOKEN": stack.token, "ETL_FAULT_PAUSE": "ckan_uploaded_3",
@@ -159,6 +178,7 @@ def test_republishing_any_release_changes_nothing_and_keeps_the_newest_first(
     stack, releases: dict[str, Path]
 ) -> None:
     """Publishing old releases again flips nothing: the newest (by as-of date, then version) stays on top."""
+    portal_with(stack, releases, "2023-02-10", "2024-02-09", "2023-02-10-r2")
     before = stack.api("package_show", id=DATASET)
     for version in ("2023-02-10-r2", "2023-02-10", "2024-02-09"):
         result = publish(stack, releases[version])
