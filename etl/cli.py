@@ -95,14 +95,19 @@ def _write_report(report, path: Path | None) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
+    from etl.report import Report, failed
 
     raw = args.raw or pipeline.newest_document(Path("raw"))
     try:
         result = pipeline.build(raw, args.out, args.version, args.allow_unregistered)
     except EtlError as exc:
-        if getattr(exc, "report", None) is not None:  # the data was valid; publishing it was not possible
-            exc.report.outcome = {"status": "not published", "exit_code": exc.exit_code, "message": str(exc)}
-            _write_report(exc.report, args.report)
+        report, status = getattr(exc, "report", None), "not published"  # valid data that could not be published
+        if report is None and exc.check:  # the input was refused before any table could be checked
+            report, status = Report(), "refused"
+            report.add(failed(exc.check, "source", str(exc), label=Path(raw).name))
+        if report is not None:
+            report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
+            _write_report(report, args.report)
         raise
     if result.outcome is not None:
         result.report.outcome = {"status": result.outcome.status, "release": str(result.outcome.release)}

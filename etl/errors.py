@@ -7,14 +7,25 @@ class EtlError(Exception):
     """Base class: anything the CLI turns into a message and an exit code."""
 
     exit_code = 2
+    check = ""  # the report's check id for an input refused before validation ("" = no report)
 
 
 class SourceError(EtlError):
     """The input file cannot be read as a text document (missing, binary, wrong encoding…)."""
 
+    check = "source.readable"
+
+
+class RegistrationError(SourceError):
+    """The document does not match its record in raw/datapackage.json, or has none."""
+
+    check = "source.registered"
+
 
 class LayoutError(EtlError):
     """The text is readable but its layout is not the expected document's."""
+
+    check = "source.layout"
 
     def __init__(self, message: str, line: int | None = None):
         self.line = line

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.errors import SourceError, UsageError
+from etl.errors import RegistrationError, UsageError
 from etl.report import CheckResult, passed
 from etl.source import from_bytes, read_bytes
 
@@ -56,7 +56,7 @@ def manifest_of(path: Path) -> Path:
 def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckResult | None:
     """The check that `data`, just read from `path`, is the complete file recorded for it.
 
-    SourceError when it is not; None when the file has no record and `allow_unregistered` says
+    RegistrationError when it is not; None when the file has no record and `allow_unregistered` says
     to build it anyway. frictionless checks the file on disk; `data` is compared too, so the
     bytes that get parsed are the bytes that were verified even if the file changes meanwhile.
     """
@@ -65,7 +65,7 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckRe
     if record is None and allow_unregistered:
         return None
     if record is None:
-        raise SourceError(
+        raise RegistrationError(
             f"{path} is not registered in {manifest_of(path)}. The document prints no end mark, so a "
             "copy cut short could not be told from a shorter edition; its registered size and SHA-256 "
             f"are what prove it complete. Check it against the city's PDF, then run: etl register {path}  "
@@ -74,14 +74,14 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckRe
     _check_record(path, record)
     problems = _frictionless_errors(path, record)
     if problems:
-        raise SourceError(
+        raise RegistrationError(
             f"{path} does not match its record in {manifest_of(path)}: {'; '.join(problems)}. "
             "It was cut short or changed after it was registered. Restore the registered file "
             "(git checkout, or extract the city's PDF again); if the new content is the intended one, "
             f"record it with: etl register --replace {path}"
         )
     if _fingerprint(_describe_bytes(data)) != _fingerprint(record):
-        raise SourceError(f"{path} changed while it was being read (another program is writing it). "
+        raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
                           "Run the build again once the file is complete.")
     size = f"{record['bytes']} bytes, {record['hash']}"
     return passed(CHECK, "source", label=path.name, expected=size, actual=size)
@@ -92,7 +92,7 @@ def _check_record(path: Path, record: dict[str, Any]) -> None:
     size, digest = record.get("bytes"), record.get("hash")
     if not (isinstance(size, int) and not isinstance(size, bool) and size > 0
             and isinstance(digest, str) and _HASH.fullmatch(digest)):
-        raise SourceError(
+        raise RegistrationError(
             f"the record of {path.name} in {manifest_of(path)} has no usable size and SHA-256 "
             f"(bytes: {size!r}, hash: {digest!r}; expected a positive number and 'sha256:' with 64 "
             f"lower-case hex digits). Restore the file from git, or record the document again with: "
@@ -109,7 +109,7 @@ def _frictionless_errors(path: Path, record: dict[str, Any], manifest: Path | No
         resource = next(r for r in package.resources if r.path == record["path"])
         report = resource.validate()
     except (FrictionlessException, StopIteration) as exc:
-        raise SourceError(f"{manifest_of(path)} is not a valid data package ({exc}). "
+        raise RegistrationError(f"{manifest_of(path)} is not a valid data package ({exc}). "
                           "Restore it from git, or register the documents again.") from None
     errors = [e for task in report.tasks for e in task.errors] + list(report.errors)
     errors.sort(key=lambda e: e.type != "byte-count")  # the size says most: shorter means cut short
@@ -172,7 +172,7 @@ def _update(resources: list[dict[str, Any]], path: Path, replace: bool) -> Regis
         return Registration(path, dict(resource), None)
     old = dict(previous)
     if _fingerprint(old) != _fingerprint(resource) and not replace:
-        raise SourceError(
+        raise RegistrationError(
             f"{path} is registered with {old.get('bytes')} bytes ({old.get('hash')}), but now has "
             f"{resource['bytes']} bytes ({resource['hash']}). If the file was damaged, restore it; if the "
             f"new content is the intended one, run: etl register --replace {path}"
@@ -195,7 +195,7 @@ def _locked(folder: Path) -> Iterator[None]:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError as exc:
-        raise SourceError(f"{folder}: cannot be opened ({exc.strerror}).") from None
+        raise RegistrationError(f"{folder}: cannot be opened ({exc.strerror}).") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -214,10 +214,10 @@ def _load(manifest: Path) -> dict[str, Any]:
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{manifest} cannot be read as JSON ({exc}). Restore it from git.") from None
+        raise RegistrationError(f"{manifest} cannot be read as JSON ({exc}). Restore it from git.") from None
     if not isinstance(data, dict) or not isinstance(data.get("resources", []), list) \
             or not all(isinstance(r, dict) for r in data.get("resources", [])):
-        raise SourceError(f"{manifest} is not a data package (no list of resources). Restore it from git.")
+        raise RegistrationError(f"{manifest} is not a data package (no list of resources). Restore it from git.")
     return data
 
 
@@ -237,11 +237,11 @@ def _write_checked(manifest: Path, data: dict[str, Any], changed: list[Path]) ->
             record = next(r for r in data["resources"] if r.get("path") == path.name)
             problems = _frictionless_errors(path, record, manifest=tmp)
             if problems:
-                raise SourceError(f"{path}: frictionless cannot check this file ({'; '.join(problems)}). "
+                raise RegistrationError(f"{path}: frictionless cannot check this file ({'; '.join(problems)}). "
                                   "Give it a plain name such as koriyama-renkei-kyotei-YYYY-MM-DD.txt.")
         os.replace(tmp, target)
     except OSError as exc:
-        raise SourceError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None
+        raise RegistrationError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None
     finally:
         tmp.unlink(missing_ok=True)
 

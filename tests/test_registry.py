@@ -300,3 +300,28 @@ def test_the_bytes_parsed_are_the_bytes_verified(tmp_path: Path) -> None:
     assert verify(doc, DATA).passed
     with pytest.raises(SourceError, match="changed while it was being read"):
         verify(doc, DATA[:-10])
+
+
+@pytest.mark.parametrize(("data", "check"), [
+    (DATA[:-100], "source.registered"),
+    (b" \n", "source.readable"),
+    ((REPO / "README.md").read_bytes(), "source.layout"),
+], ids=["cut", "empty", "another document"])
+def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, check: str) -> None:
+    """Exit 2 writes --report too, so a pipeline can show why without scraping stderr: not valid,
+    the failed check with the whole message, and the outcome."""
+    doc = registered_copy(tmp_path / "raw")
+    if check == "source.layout":
+        doc = write_doc(tmp_path / "other", data=data)  # registered: only its text is wrong
+    else:
+        doc.write_bytes(data)
+    report = tmp_path / "report.json"
+    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--report", report)
+    assert result.returncode == 2, result.stdout + result.stderr
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    assert payload["valid"] is False
+    assert [(c["check"], c["passed"]) for c in payload["checks"]] == [(check, False)]
+    failure = payload["failures"][0]
+    assert failure["label"] == doc.name and failure["message"] in result.stderr
+    assert payload["outcome"] == {"status": "refused", "exit_code": 2, "message": failure["message"]}
+    assert not (tmp_path / "catalog").exists()
