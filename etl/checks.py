@@ -30,6 +30,8 @@ INVARIANTS: list[Invariant] = []  # in the order the report lists them
 def invariant(check: str, table: str) -> Callable[[Run], Run]:
     """Register a check function under its report id; it receives that id to name its results."""
     def register(run: Run) -> Run:
+        if any(inv.check == check for inv in INVARIANTS):
+            raise ValueError(f"two invariants are named {check}")
         INVARIANTS.append(Invariant(check, table, run))
         return run
     return register
@@ -205,6 +207,6 @@ def run_invariants(tables: Tables) -> list[CheckResult]:
     for inv in INVARIANTS:
         try:
             out.extend(inv.run(tables, inv.check))
-        except (KeyError, pl.exceptions.PolarsError) as exc:
+        except (KeyError, TypeError, pl.exceptions.PolarsError) as exc:  # a table or a column typed wrongly
             out.append(failed(inv.check, inv.table, f"could not run: {exc}"))
     return out

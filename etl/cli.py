@@ -95,29 +95,31 @@ def _write_report(report, path: Path | None) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
+    from etl.errors import UsageError
     from etl.report import Report, failed
 
+    if args.report is not None:  # a report left by an earlier run must never be taken for this one's
+        try:
+            args.report.unlink(missing_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--report {args.report}: cannot be replaced ({exc.strerror}).") from None
     raw = args.raw or pipeline.newest_document(Path("raw"))
     try:
         result = pipeline.build(raw, args.out, args.version, args.allow_unregistered)
     except EtlError as exc:
         report, status = getattr(exc, "report", None), "not published"  # valid data that could not be published
         if report is None and exc.check:  # the input was refused before any table could be checked
-            report, status = Report(), "refused"
+            report, status = Report(list(getattr(exc, "passed", []))), "refused"
             report.add(failed(exc.check, "source", str(exc), label=Path(raw).name))
         if report is not None:
             report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
-            _write_report(report, args.report)
+            _finish(report, raw, args)
         raise
     if result.outcome is not None:
         result.report.outcome = {"status": result.outcome.status, "release": str(result.outcome.release)}
     else:
         result.report.outcome = {"status": "invalid", "exit_code": EXIT_INVALID}
-    result.report.outcome["source_registered"] = result.registered
-    if not result.registered:
-        print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
-              f"(etl register {raw}).", file=sys.stderr)
-    _write_report(result.report, args.report)
+    _finish(result.report, raw, args)
     if not result.report.valid:
         print(result.report.render())
         print(f"\netl build: {raw} is not valid; nothing was published.", file=sys.stderr)
@@ -129,6 +131,18 @@ def _build(args: argparse.Namespace) -> int:
     else:
         print(f"published {outcome.release}")
     return EXIT_OK
+
+
+def _finish(report, raw: Path, args: argparse.Namespace) -> None:
+    """Every build report says whether the source matched its record, then is written."""
+    from etl.registry import CHECK
+
+    registered = any(r.check == CHECK and r.passed for r in report.results)
+    report.outcome["source_registered"] = registered
+    if args.allow_unregistered and not registered and not any(r.check == CHECK for r in report.results):
+        print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
+              f"(etl register {raw}).", file=sys.stderr)
+    _write_report(report, args.report)
 
 
 def _register(args: argparse.Namespace) -> int:

@@ -11,10 +11,10 @@ from frictionless import Package, system
 
 from etl import catalog, registry, schemas
 from etl.diff import diff_releases, render
-from etl.errors import EtlError, LayoutError, PublishError, UsageError
+from etl.errors import EtlError, LayoutError, PublishError, SourceError, UsageError
 from etl.extract import extract
 from etl.publish import write_release
-from etl.report import Report
+from etl.report import CheckResult, Report, passed
 from etl.source import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
 from etl.validate import read_parquet, validate_dataset, validate_release
@@ -27,7 +27,6 @@ class BuildResult:
     report: Report
     dataset: Dataset | None = None
     outcome: catalog.Outcome | None = None
-    registered: bool = False  # True once the source matched its record; False with --allow-unregistered
 
 
 def newest_document(raw_dir: Path) -> Path:
@@ -59,23 +58,48 @@ def build(raw: Path, out: Path, version: str | None = None, allow_unregistered: 
     """Extract, validate and (when everything passes) publish one release into the catalog.
 
     The document must match its record in raw/datapackage.json (see `etl.registry`) unless it has
-    none and `allow_unregistered` is set; `BuildResult.registered` says which."""
+    none and `allow_unregistered` is set; the report then has no `source.registered` check."""
     if version is not None:
         catalog.check_version(version)
-    data = read_bytes(raw)  # a missing path, a folder or an empty file is reported as such first
-    complete = registry.verify(raw, data, allow_unregistered)  # then a cut or changed file, before parsing
-    dataset = _from_source(from_bytes(raw, data))
+    ran = read_checked(Path(raw), allow_unregistered)
+    dataset = ran.dataset
     report = validate_dataset(dataset)
-    if complete is not None:
-        report.results.insert(0, complete)
+    report.results[:0] = ran.results
     if not report.valid:
-        return BuildResult(report, dataset, registered=complete is not None)
+        return BuildResult(report, dataset)
     try:
         outcome = _publish(out, dataset, version)
     except EtlError as exc:
         exc.report = report  # the checks all passed; a pipeline still wants the report
         raise
-    return BuildResult(report, dataset, outcome, registered=complete is not None)
+    return BuildResult(report, dataset, outcome)
+
+
+@dataclass
+class SourceChecks:
+    dataset: Dataset
+    results: list[CheckResult]
+
+
+def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
+    """Read, verify and parse the document, recording each source check that passes.
+
+    A refusal (SourceError, RegistrationError, LayoutError) carries the checks that passed before
+    it in `exc.passed`, so that the report lists every check that ran."""
+    results: list[CheckResult] = []
+    try:
+        data = read_bytes(raw)  # a missing path, a folder or an empty file is reported as such first
+        complete = registry.verify(raw, data, allow_unregistered)  # then a cut or changed file, before parsing
+        results += [complete] if complete is not None else []
+        source = from_bytes(raw, data)
+        results.append(passed(SourceError.check, "source", label=raw.name, actual=source.encoding))
+        dataset = _from_source(source)
+        results.append(passed(LayoutError.check, "source", label=raw.name,
+                              actual=f"{len(source.lines)} lines"))
+    except EtlError as exc:
+        exc.passed = results
+        raise
+    return SourceChecks(dataset, results)
 
 
 def _publish(out: Path, dataset: Dataset, version: str | None) -> catalog.Outcome:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.errors import RegistrationError, UsageError
+from etl.errors import RegistrationError, SourceError, UsageError
 from etl.report import CheckResult, passed
 from etl.source import from_bytes, read_bytes
 
@@ -195,7 +195,7 @@ def _locked(folder: Path) -> Iterator[None]:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError as exc:
-        raise RegistrationError(f"{folder}: cannot be opened ({exc.strerror}).") from None
+        raise SourceError(f"{folder}: cannot be opened ({exc.strerror}).") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -241,7 +241,7 @@ def _write_checked(manifest: Path, data: dict[str, Any], changed: list[Path]) ->
                                   "Give it a plain name such as koriyama-renkei-kyotei-YYYY-MM-DD.txt.")
         os.replace(tmp, target)
     except OSError as exc:
-        raise RegistrationError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None
+        raise SourceError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None
     finally:
         tmp.unlink(missing_ok=True)
 

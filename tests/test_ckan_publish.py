@@ -51,8 +51,9 @@ def portal_with(stack, releases: dict[str, Path], *versions: str) -> None:
 
     try:
         stack.api("dataset_purge", id=DATASET)
-    except CkanApiError:
-        pass  # not there yet
+    except CkanApiError as exc:
+        if exc.type != "Not Found Error":  # not there yet is fine; any other refusal is not
+            raise
     for version in versions:
         result = publish(stack, releases[version])
         assert result.returncode == 0, result.stdout + result.stderr

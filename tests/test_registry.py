@@ -293,25 +293,26 @@ def test_a_bom_file_is_recorded_as_utf8(tmp_path: Path) -> None:
 
 def test_the_bytes_parsed_are_the_bytes_verified(tmp_path: Path) -> None:
     """A file still being written can pass the check on disk after a partial read: refused too."""
-    from etl.errors import SourceError
+    from etl.errors import RegistrationError
     from etl.registry import verify
 
     doc = registered_copy(tmp_path / "raw")
     assert verify(doc, DATA).passed
-    with pytest.raises(SourceError, match="changed while it was being read"):
+    with pytest.raises(RegistrationError, match="changed while it was being read"):
         verify(doc, DATA[:-10])
 
 
-@pytest.mark.parametrize(("data", "check"), [
-    (DATA[:-100], "source.registered"),
-    (b" \n", "source.readable"),
-    ((REPO / "README.md").read_bytes(), "source.layout"),
+@pytest.mark.parametrize(("data", "checks"), [
+    (DATA[:-100], [("source.registered", False)]),
+    (b" \n", [("source.readable", False)]),
+    ((REPO / "README.md").read_bytes(), [("source.registered", True), ("source.readable", True),
+                                         ("source.layout", False)]),
 ], ids=["cut", "empty", "another document"])
-def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, check: str) -> None:
+def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, checks: list) -> None:
     """Exit 2 writes --report too, so a pipeline can show why without scraping stderr: not valid,
-    the failed check with the whole message, and the outcome."""
+    the checks that ran before the refusal, the failed one with the whole message, the outcome."""
     doc = registered_copy(tmp_path / "raw")
-    if check == "source.layout":
+    if checks[-1][0] == "source.layout":
         doc = write_doc(tmp_path / "other", data=data)  # registered: only its text is wrong
     else:
         doc.write_bytes(data)
@@ -320,8 +321,40 @@ def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, c
     assert result.returncode == 2, result.stdout + result.stderr
     payload = json.loads(report.read_text(encoding="utf-8"))
     assert payload["valid"] is False
-    assert [(c["check"], c["passed"]) for c in payload["checks"]] == [(check, False)]
+    assert [(c["check"], c["passed"]) for c in payload["checks"]] == checks
     failure = payload["failures"][0]
     assert failure["label"] == doc.name and failure["message"] in result.stderr
-    assert payload["outcome"] == {"status": "refused", "exit_code": 2, "message": failure["message"]}
+    assert payload["outcome"] == {"status": "refused", "exit_code": 2, "message": failure["message"],
+                                  "source_registered": checks[0] == ("source.registered", True)}
     assert not (tmp_path / "catalog").exists()
+
+
+@pytest.mark.parametrize("case", ["not registered", "record without hash", "broken manifest"])
+def test_every_registration_refusal_is_reported_as_source_registered(tmp_path: Path, case: str) -> None:
+    doc = registered_copy(tmp_path / "raw")
+    manifest = tmp_path / "raw" / "datapackage.json"
+    if case == "not registered":
+        manifest.unlink()
+    elif case == "record without hash":
+        package = json.loads(manifest.read_text(encoding="utf-8"))
+        del package["resources"][0]["hash"]
+        manifest.write_text(json.dumps(package), encoding="utf-8")
+    else:
+        manifest.write_text("{", encoding="utf-8")
+    report = tmp_path / "report.json"
+    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--report", report)
+    assert result.returncode == 2, result.stdout + result.stderr
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    assert [(c["check"], c["passed"]) for c in payload["checks"]] == [("source.registered", False)]
+
+
+def test_a_build_report_is_never_left_over_from_an_earlier_run(tmp_path: Path) -> None:
+    """A refusal that writes no report (wrong usage) removes the previous run's, so that a pipeline
+    never reads an old 'valid: true' for a failed build."""
+    report = tmp_path / "report.json"
+    assert run_etl("build", "--raw", REAL, "--out", tmp_path / "c", "--report", report).returncode == 0
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    assert [c["check"] for c in payload["checks"][:3]] == ["source.registered", "source.readable", "source.layout"]
+    result = run_etl("build", "--raw", REAL, "--out", tmp_path / "c", "--version", "bad/ver", "--report", report)
+    assert result.returncode == 2
+    assert not report.exists()
