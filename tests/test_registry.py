@@ -6,12 +6,14 @@ the record of the file's size and SHA-256 in raw/datapackage.json can."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,18 @@ FUZZ = settings(deadline=None, max_examples=40,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
+def etl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`etl` run in this process: the same `main` as the console script, without a start-up per
+    call (test_cli.py and the unregistered-document test below run the real process)."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 def registered_copy(folder: Path) -> Path:
     """The real document and raw/'s record of it, copied as they are into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -36,16 +50,19 @@ def registered_copy(folder: Path) -> Path:
     return folder / REAL.name
 
 
-def refused(capfd: pytest.CaptureFixture[str], data: bytes) -> str:
+def refused(capfd: pytest.CaptureFixture[str], data: bytes, tmp: Path | None = None) -> str:
     """Build `data` in place of the registered document into a copy of the committed catalog;
-    assert exit 2, an explanation and no traceback, and an untouched catalog. Returns stderr."""
+    assert exit 2, an explanation and no traceback, and an untouched catalog. Returns stderr.
+    `tmp` (a folder) lets a loop reuse one copy: an untouched catalog stays a valid starting point."""
     capfd.readouterr()
-    with tempfile.TemporaryDirectory() as tmp:
-        doc = registered_copy(Path(tmp) / "raw")
-        doc.write_bytes(data)
-        catalog = Path(tmp) / "catalog"
-        shutil.copytree(PUBLISHED, catalog)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(tmp or scratch)
+        doc, catalog = folder / "raw" / REAL.name, folder / "catalog"
+        if not catalog.exists():
+            registered_copy(folder / "raw")
+            shutil.copytree(PUBLISHED, catalog)
         before = snapshot(catalog)
+        doc.write_bytes(data)
         code = main(["build", "--raw", str(doc), "--out", str(catalog)])
         out, err = capfd.readouterr()
         assert code == 2, out + err
@@ -72,13 +89,15 @@ def test_the_committed_sources_are_all_registered_and_match() -> None:
     assert json.loads(result.stdout)["valid"], result.stdout
 
 
-def test_a_registered_document_cut_at_any_line_is_refused(capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_registered_document_cut_at_any_line_is_refused(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """Every cut between two lines, with or without the line break, including every cut among
     section 3's bullets that the text alone would take for a shorter edition."""
     lines = DATA.split(b"\n")
     for n in range(len(lines)):
         for cut in {b"\n".join(lines[:n]), b"\n".join(lines[:n]) + b"\n"} - {DATA, b""}:
-            err = refused(capfd, cut)
+            err = refused(capfd, cut, tmp_path)
             assert cut_named(cut, err), (n, err)
             assert cut.isspace() or ("cut short" in err and "etl register --replace" in err)
 
@@ -136,7 +155,7 @@ def test_an_unregistered_document_is_refused_unless_allowed(tmp_path: Path) -> N
 
 def test_the_report_lists_the_source_check_with_what_it_compared(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    result = run_etl("build", "--raw", REAL, "--out", tmp_path / "catalog", "--report", report)
+    result = etl("build", "--raw", REAL, "--out", tmp_path / "catalog", "--report", report)
     assert result.returncode == 0, result.stderr
     payload = json.loads(report.read_text(encoding="utf-8"))
     check = next(c for c in payload["checks"] if c["check"] == "source.registered")
@@ -149,7 +168,7 @@ def test_the_report_lists_the_source_check_with_what_it_compared(tmp_path: Path)
 def test_register_records_a_new_edition_that_then_builds(tmp_path: Path) -> None:
     """A new folder gets a valid data package; registering again is a no-op that rewrites nothing."""
     doc = write_doc(tmp_path / "raw", register=False, name="koriyama-renkei-kyotei-2024-02-09.txt")
-    result = run_etl("register", doc)
+    result = etl("register", doc)
     assert result.returncode == 0, result.stderr
     assert f"{len(DATA)} bytes" in result.stdout and "utf-8" in result.stdout
     manifest = tmp_path / "raw" / "datapackage.json"
@@ -157,10 +176,10 @@ def test_register_records_a_new_edition_that_then_builds(tmp_path: Path) -> None
     package = json.loads(before[0])
     assert package["resources"][0]["name"] == "koriyama-renkei-kyotei-2024-02-09"
     assert package["resources"][0]["bytes"] == len(DATA)
-    again = run_etl("register", doc)
+    again = etl("register", doc)
     assert again.returncode == 0 and "already registered" in again.stdout
     assert (manifest.read_bytes(), manifest.stat().st_mtime_ns) == before
-    assert run_etl("build", "--raw", doc, "--out", tmp_path / "catalog").returncode == 0
+    assert etl("build", "--raw", doc, "--out", tmp_path / "catalog").returncode == 0
     assert not list((tmp_path / "raw").glob(".*.tmp"))
 
 
@@ -170,11 +189,11 @@ def test_register_refuses_to_overwrite_a_changed_record_without_replace(tmp_path
     manifest = tmp_path / "raw" / "datapackage.json"
     before = manifest.read_bytes()
     doc.write_bytes(DATA[:-50])
-    result = run_etl("register", doc)
+    result = etl("register", doc)
     assert result.returncode == 2
     assert f"registered with {len(DATA)} bytes" in result.stderr and f"now has {len(DATA) - 50} bytes" in result.stderr
     assert manifest.read_bytes() == before
-    replaced = run_etl("register", "--replace", doc)
+    replaced = etl("register", "--replace", doc)
     assert replaced.returncode == 0, replaced.stderr
     assert f"was {len(DATA)} bytes" in replaced.stdout and f"now {len(DATA) - 50} bytes" in replaced.stdout
     assert json.loads(manifest.read_text(encoding="utf-8"))["resources"][0]["bytes"] == len(DATA) - 50
@@ -186,19 +205,19 @@ def test_register_records_the_encoding_and_keeps_other_records(tmp_path: Path) -
     utf8 = registered_copy(tmp_path / "raw")
     sjis = write_doc(tmp_path / "raw", data=DATA.decode("utf-8").replace("▶", "■").encode("cp932"), name="z-cp932.txt",
                      register=False)
-    assert run_etl("register", sjis).returncode == 0
+    assert etl("register", sjis).returncode == 0
     package = json.loads((tmp_path / "raw" / "datapackage.json").read_text(encoding="utf-8"))
     assert [r["path"] for r in package["resources"]] == [utf8.name, sjis.name]
     assert package["resources"][1]["encoding"] == "cp932"
     for doc in (utf8, sjis):
-        assert run_etl("build", "--raw", doc, "--out", tmp_path / "catalog").returncode == 0
+        assert etl("build", "--raw", doc, "--out", tmp_path / "catalog").returncode == 0
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x01binary", b"\xff\xfe\xfa not text"],
                          ids=["empty", "binary", "undecodable"])
 def test_register_refuses_what_no_build_could_read(tmp_path: Path, data: bytes) -> None:
     doc = write_doc(tmp_path / "raw", data=data, register=False)
-    result = run_etl("register", doc)
+    result = etl("register", doc)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not (tmp_path / "raw" / "datapackage.json").exists()
 
@@ -224,7 +243,7 @@ def test_a_broken_record_is_refused_with_exit_2(tmp_path: Path, manifest: str, w
     doc.write_bytes(b"\n".join(DATA.split(b"\n")[:275]))  # the text of this cut builds without a record
     text = manifest.replace("DOC", doc.name).replace("HEX", "0" * 64)
     (tmp_path / "raw" / "datapackage.json").write_text(text, encoding="utf-8")
-    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog")
+    result = etl("build", "--raw", doc, "--out", tmp_path / "catalog")
     assert result.returncode == 2, result.stdout + result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr
     assert "internal error" not in result.stderr
@@ -234,7 +253,7 @@ def test_a_broken_record_is_refused_with_exit_2(tmp_path: Path, manifest: str, w
 def test_the_cut_used_above_would_build_without_its_record(tmp_path: Path) -> None:
     """Keeps the broken-record test honest: its cut document is one the text alone accepts."""
     doc = write_doc(tmp_path / "raw", data=b"\n".join(DATA.split(b"\n")[:275]), register=False)
-    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--allow-unregistered")
+    result = etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--allow-unregistered")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -245,7 +264,7 @@ def test_register_takes_only_source_documents(tmp_path: Path, name: str) -> None
     if name != "datapackage.json":
         (tmp_path / "raw" / name).write_bytes(DATA)
     before = snapshot(tmp_path / "raw")
-    result = run_etl("register", tmp_path / "raw" / name)
+    result = etl("register", tmp_path / "raw" / name)
     assert result.returncode == 2 and "only source documents" in result.stderr
     assert snapshot(tmp_path / "raw") == before
 
@@ -253,7 +272,7 @@ def test_register_takes_only_source_documents(tmp_path: Path, name: str) -> None
 def test_a_file_name_frictionless_cannot_read_is_not_registered(tmp_path: Path) -> None:
     """A record no build could verify is never written: frictionless checks the new record first."""
     doc = write_doc(tmp_path / "raw", name="http:edition.txt", register=False)
-    result = run_etl("register", doc)
+    result = etl("register", doc)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "frictionless cannot check this file" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [doc.name]
@@ -262,10 +281,10 @@ def test_a_file_name_frictionless_cannot_read_is_not_registered(tmp_path: Path) 
 def test_register_is_all_or_nothing_and_replace_takes_one_file(tmp_path: Path) -> None:
     good = write_doc(tmp_path / "raw", register=False, name="a.txt")
     bad = write_doc(tmp_path / "raw", data=b"\x00binary", register=False, name="b.txt")
-    result = run_etl("register", good, bad)
+    result = etl("register", good, bad)
     assert result.returncode == 2 and "binary" in result.stderr
     assert not (tmp_path / "raw" / "datapackage.json").exists()
-    result = run_etl("register", "--replace", good, good)
+    result = etl("register", "--replace", good, good)
     assert result.returncode == 2 and "exactly one file" in result.stderr
     assert not (tmp_path / "raw" / "datapackage.json").exists()
 
@@ -285,7 +304,7 @@ def test_concurrent_registrations_keep_every_record(tmp_path: Path) -> None:
 def test_a_bom_file_is_recorded_as_utf8(tmp_path: Path) -> None:
     """Data Package encodings are IANA names: a BOM is part of the bytes, not another encoding."""
     doc = write_doc(tmp_path / "raw", data=b"\xef\xbb\xbf" + DATA, register=False)
-    assert run_etl("register", doc).returncode == 0
+    assert etl("register", doc).returncode == 0
     package = json.loads((tmp_path / "raw" / "datapackage.json").read_text(encoding="utf-8"))
     assert package["resources"][0]["encoding"] == "utf-8"
     assert package["resources"][0]["bytes"] == len(DATA) + 3
@@ -317,7 +336,7 @@ def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, c
     else:
         doc.write_bytes(data)
     report = tmp_path / "report.json"
-    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--report", report)
+    result = etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--report", report)
     assert result.returncode == 2, result.stdout + result.stderr
     payload = json.loads(report.read_text(encoding="utf-8"))
     assert payload["valid"] is False
@@ -342,7 +361,7 @@ def test_every_registration_refusal_is_reported_as_source_registered(tmp_path: P
     else:
         manifest.write_text("{", encoding="utf-8")
     report = tmp_path / "report.json"
-    result = run_etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--report", report)
+    result = etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--report", report)
     assert result.returncode == 2, result.stdout + result.stderr
     payload = json.loads(report.read_text(encoding="utf-8"))
     assert [(c["check"], c["passed"]) for c in payload["checks"]] == [("source.registered", False)]
@@ -352,9 +371,9 @@ def test_a_build_report_is_never_left_over_from_an_earlier_run(tmp_path: Path) -
     """A refusal that writes no report (wrong usage) removes the previous run's, so that a pipeline
     never reads an old 'valid: true' for a failed build."""
     report = tmp_path / "report.json"
-    assert run_etl("build", "--raw", REAL, "--out", tmp_path / "c", "--report", report).returncode == 0
+    assert etl("build", "--raw", REAL, "--out", tmp_path / "c", "--report", report).returncode == 0
     payload = json.loads(report.read_text(encoding="utf-8"))
     assert [c["check"] for c in payload["checks"][:3]] == ["source.registered", "source.readable", "source.layout"]
-    result = run_etl("build", "--raw", REAL, "--out", tmp_path / "c", "--version", "bad/ver", "--report", report)
+    result = etl("build", "--raw", REAL, "--out", tmp_path / "c", "--version", "bad/ver", "--report", report)
     assert result.returncode == 2
     assert not report.exists()
