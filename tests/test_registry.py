@@ -377,3 +377,22 @@ def test_a_build_report_is_never_left_over_from_an_earlier_run(tmp_path: Path) -
     result = etl("build", "--raw", REAL, "--out", tmp_path / "c", "--version", "bad/ver", "--report", report)
     assert result.returncode == 2
     assert not report.exists()
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=2000), st.text(max_size=500).map(lambda t: t.encode("utf-8"))))
+def test_register_then_build_never_crashes(data: bytes) -> None:
+    """Any bytes: register exits 0 or 2, and a registered file then builds with exit 0, 1 or 2,
+    always with a message and never a traceback."""
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = write_doc(Path(tmp) / "raw", data=data, register=False)
+        registered = etl("register", doc)
+        assert registered.returncode in {0, 2}, registered.stderr
+        assert "Traceback" not in registered.stderr and "internal error" not in registered.stderr
+        if registered.returncode == 2:
+            assert registered.stderr.strip()
+            assert not (Path(tmp) / "raw" / "datapackage.json").exists()
+            return
+        built = etl("build", "--raw", doc, "--out", Path(tmp) / "catalog")
+        assert built.returncode in {0, 1, 2}, built.stdout + built.stderr
+        assert "Traceback" not in built.stderr and "internal error" not in built.stderr
