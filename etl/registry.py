@@ -82,7 +82,7 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckRe
         )
     if _fingerprint(_describe_bytes(data)) != _fingerprint(record):
         raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
-                          "Run the build again once the file is complete.")
+                                "Run the build again once the file is complete.")
     size = f"{record['bytes']} bytes, {record['hash']}"
     return passed(CHECK, "source", label=path.name, expected=size, actual=size)
 
@@ -110,7 +110,7 @@ def _frictionless_errors(path: Path, record: dict[str, Any], manifest: Path | No
         report = resource.validate()
     except (FrictionlessException, StopIteration) as exc:
         raise RegistrationError(f"{manifest_of(path)} is not a valid data package ({exc}). "
-                          "Restore it from git, or register the documents again.") from None
+                                "Restore it from git, or register the documents again.") from None
     errors = [e for task in report.tasks for e in task.errors] + list(report.errors)
     errors.sort(key=lambda e: e.type != "byte-count")  # the size says most: shorter means cut short
     return [_describe(e.type, e.note) for e in errors]
@@ -224,22 +224,21 @@ def _load(manifest: Path) -> dict[str, Any]:
 def _write_checked(manifest: Path, data: dict[str, Any], changed: list[Path]) -> None:
     """Write a temporary manifest, have frictionless check the changed files against it, then
     rename it into place: a record that no build could verify is never written."""
-    target = manifest.resolve()  # a symlinked manifest stays a symlink
-    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    tmp = manifest.parent / f".{manifest.name}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
+        if manifest.exists():
+            os.chmod(tmp, manifest.stat().st_mode & 0o777)
         for path in changed:
             record = next(r for r in data["resources"] if r.get("path") == path.name)
             problems = _frictionless_errors(path, record, manifest=tmp)
             if problems:
                 raise RegistrationError(f"{path}: frictionless cannot check this file ({'; '.join(problems)}). "
-                                  "Give it a plain name such as koriyama-renkei-kyotei-YYYY-MM-DD.txt.")
-        os.replace(tmp, target)
+                                        "Give it a plain name: letters, digits, '-' and '.', ending in .txt.")
+        os.replace(tmp, manifest)
     except OSError as exc:
         raise SourceError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None
     finally:
