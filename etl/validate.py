@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,37 @@ def _schema_failure(ts: schemas.TableSchema, frame: pl.DataFrame, check: str, ca
     index, column, rule = case.get("index"), case.get("column"), case.get("check")
     label = _row_label(ts, frame, index)
     where = f"{label}, {column}" if column else label or "table"
-    return failed(check, ts.name, f"{where}: fails {rule} (value: {case.get('failure_case')!s}).",
+    value = str(case.get("failure_case")).splitlines()[0]
+    return failed(check, ts.name, f"{where}: {in_words(str(rule))} (found: {value}).",
                   label=label, field=column or "", expected=rule, actual=case.get("failure_case"))
+
+
+# pandera's check ids, said as a steward would; `expected` in the JSON keeps the id itself.
+_RULES = [
+    (re.compile(r"greater_than_or_equal_to\((.*)\)"), "must be at least {0}"),
+    (re.compile(r"less_than_or_equal_to\((.*)\)"), "must be at most {0}"),
+    (re.compile(r"greater_than\((.*)\)"), "must be more than {0}"),
+    (re.compile(r"less_than\((.*)\)"), "must be less than {0}"),
+    (re.compile(r"isin\(\[(.*)\]\)"), "must be one of {0}"),
+    (re.compile(r"str_matches\('\^\(\?:(.*)\)\$'\)"), "must match the pattern {0}"),
+    (re.compile(r"str_length\((\d+), None\)"), "must be at least {0} characters long"),
+    (re.compile(r"str_length\(None, (\d+)\)"), "must be at most {0} characters long"),
+    (re.compile(r"str_length\((\d+), (\d+)\)"), "must be {0} to {1} characters long"),
+    (re.compile(r"dtype\('(.*)'\)"), "must be of type {0}"),
+    (re.compile(r"not_nullable"), "must not be empty"),
+    (re.compile(r"(multiple_)?fields?_uniqueness"), "must be unique (the key appears more than once)"),
+    (re.compile(r"column_in_dataframe"), "a column the schema requires is missing"),
+    (re.compile(r"column_in_schema"), "a column is not in the schema"),
+]
+
+
+def in_words(rule: str) -> str:
+    """'greater_than_or_equal_to(1)' → 'must be at least 1'; an unknown id is shown as it is."""
+    for pattern, words in _RULES:
+        m = pattern.fullmatch(rule)
+        if m:
+            return words.format(*(g for g in m.groups() if g is not None))
+    return f"fails {rule}"
 
 
 def _row_label(ts: schemas.TableSchema, frame: pl.DataFrame, index: Any) -> str:

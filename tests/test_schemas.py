@@ -97,3 +97,18 @@ def test_no_document_value_is_written_in_code_or_schemas() -> None:
     leaked = [v for v in values if v in code]
     leaked += [n for n in numbers if re.search(rf"(?<![\d.]){n}(?![\d])", code) or f"{int(n):,}" in code]
     assert not leaked
+
+
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("協定数", -1, "協定数: must be at least 0 (found: -1)"),
+    ("協定種別", "人事部", "must be one of '人事', '包括', '事業', '災害' (found: 人事部)"),
+    ("相手方区分", None, "相手方区分: must not be empty"),
+])
+def test_schema_failures_are_said_in_a_stewards_words(column: str, value: object, words: str) -> None:
+    """The message says what the value must be; the JSON's `expected` keeps pandera's check id."""
+    frame = _counts().with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)
+    )
+    failures = [r for r in schema_results(schemas.table("agreement_counts"), frame) if not r.passed]
+    assert any(words in r.message for r in failures), [r.message for r in failures]
+    assert not any("fails " in r.message for r in failures)
