@@ -41,9 +41,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=Path("published"), help="catalog folder (default: published/)")
     b.add_argument("--version", help="publish under this version name instead of the as-of date")
     b.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
-    b.add_argument("--allow-unregistered", action="store_true",
-                   help="build a document that has no record in its folder's datapackage.json (a trial run: "
-                        "a copy cut short cannot then be told from a shorter edition)")
+    b.add_argument("--dry-run", action="store_true",
+                   help="run every check and verify the release in a temporary folder, but publish nothing; "
+                        "also takes a document not yet registered")
     r = sub.add_parser("register", help="record a source document's size and SHA-256 so builds can prove it complete",
                        description="Writes the file's bytes and hash into datapackage.json in its folder (a "
                                    "Frictionless data package). `etl build` refuses a document that no longer "
@@ -105,7 +105,7 @@ def _build(args: argparse.Namespace) -> int:
             raise UsageError(f"--report {args.report}: cannot be replaced ({exc.strerror}).") from None
     raw = args.raw or pipeline.newest_document(Path("raw"))
     try:
-        result = pipeline.build(raw, args.out, args.version, args.allow_unregistered)
+        result = pipeline.build(raw, args.out, args.version, args.dry_run)
     except EtlError as exc:
         report, status = getattr(exc, "report", None), "not published"  # valid data that could not be published
         if report is None and exc.check:  # the input was refused before any table could be checked
@@ -115,10 +115,13 @@ def _build(args: argparse.Namespace) -> int:
             report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
             _finish(report, raw, args)
         raise
-    if result.outcome is not None:
-        result.report.outcome = {"status": result.outcome.status, "release": str(result.outcome.release)}
-    else:
+    if not result.report.valid:
         result.report.outcome = {"status": "invalid", "exit_code": EXIT_INVALID}
+    elif result.outcome is None:
+        result.report.outcome = {"status": "dry run", "exit_code": EXIT_OK}
+    else:
+        result.report.outcome = {"status": result.outcome.status, "exit_code": EXIT_OK,
+                                 "release": str(result.outcome.release)}
     _finish(result.report, raw, args)
     if not result.report.valid:
         print(result.report.render())
@@ -126,7 +129,9 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     outcome = result.outcome
     print(result.report.render())
-    if outcome.status == "unchanged":
+    if outcome is None:
+        print(f"dry run: {raw} is valid and its release verifies; nothing was published.")
+    elif outcome.status == "unchanged":
         print(f"{outcome.release} is already published with identical content; nothing to do.")
     else:
         print(f"published {outcome.release}")
@@ -139,7 +144,8 @@ def _finish(report, raw: Path, args: argparse.Namespace) -> None:
 
     registered = any(r.check == CHECK and r.passed for r in report.results)
     report.outcome["source_registered"] = registered
-    if args.allow_unregistered and not any(r.check == CHECK for r in report.results):
+    read = any(r.check == "source.readable" and r.passed for r in report.results)
+    if read and not any(r.check == CHECK for r in report.results):  # a dry run of an unregistered file
         print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
               f"(etl register {raw}).", file=sys.stderr)
     _write_report(report, args.report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,18 +55,24 @@ def _from_source(source: SourceText) -> Dataset:
     return transform(raw)
 
 
-def build(raw: Path, out: Path, version: str | None = None, allow_unregistered: bool = False) -> BuildResult:
+def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = False) -> BuildResult:
     """Extract, validate and (when everything passes) publish one release into the catalog.
 
-    The document must match its record in raw/datapackage.json (see `etl.registry`) unless it has
-    none and `allow_unregistered` is set; the report then has no `source.registered` check."""
+    The document must match its record in raw/datapackage.json (see `etl.registry`). A dry run
+    also takes a document without a record (the report then has no `source.registered` check),
+    writes and verifies the release in a temporary folder, and publishes nothing."""
     if version is not None:
         catalog.check_version(version)
-    ran = read_checked(Path(raw), allow_unregistered)
+    ran = read_checked(Path(raw), allow_unregistered=dry_run)
     dataset = ran.dataset
     report = validate_dataset(dataset)
     report.results[:0] = ran.results
     if not report.valid:
+        return BuildResult(report, dataset)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="etl-dry-run-") as folder:
+            write_release(dataset, Path(folder), version or dataset.as_of)
+            verify_release(Path(folder))
         return BuildResult(report, dataset)
     try:
         outcome = _publish(out, dataset, version)

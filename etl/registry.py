@@ -69,7 +69,7 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckRe
             f"{path} is not registered in {manifest_of(path)}. The document prints no end mark, so a "
             "copy cut short could not be told from a shorter edition; its registered size and SHA-256 "
             f"are what prove it complete. Check it against the city's PDF, then run: etl register {path}  "
-            "(for a trial build of an unregistered file, add --allow-unregistered)."
+            "(to check an unregistered file without publishing it, add --dry-run)."
         )
     _check_record(path, record)
     problems = _frictionless_errors(path, record)

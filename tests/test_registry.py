@@ -134,22 +134,23 @@ def test_any_change_to_a_registered_document_is_refused(capfd: pytest.CaptureFix
         assert "does not match its record" in refused(capfd, changed)
 
 
-def test_an_unregistered_document_is_refused_unless_allowed(tmp_path: Path) -> None:
-    """No record: exit 2 saying how to register it; --allow-unregistered builds it with a warning,
-    and the JSON report says that its completeness was not checked."""
+def test_an_unregistered_document_is_refused_but_a_dry_run_checks_it(tmp_path: Path) -> None:
+    """No record: exit 2 saying how to register it. --dry-run checks it with a warning, publishes
+    nothing, and the JSON report says that its completeness was not checked."""
     doc = write_doc(tmp_path / "raw", register=False)
     catalog = tmp_path / "catalog"
     result = run_etl("build", "--raw", doc, "--out", catalog)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert f"etl register {doc}" in result.stderr and "--allow-unregistered" in result.stderr
+    assert f"etl register {doc}" in result.stderr and "--dry-run" in result.stderr
     assert not catalog.exists() and not (tmp_path / "raw" / "datapackage.json").exists()
 
     report = tmp_path / "report.json"
-    result = run_etl("build", "--raw", doc, "--out", catalog, "--allow-unregistered", "--report", report)
+    result = run_etl("build", "--raw", doc, "--out", catalog, "--dry-run", "--report", report)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not registered, so its completeness was not checked" in result.stderr
+    assert "nothing was published" in result.stdout and not catalog.exists()
     payload = json.loads(report.read_text(encoding="utf-8"))
-    assert payload["outcome"]["source_registered"] is False
+    assert payload["outcome"] == {"status": "dry run", "exit_code": 0, "source_registered": False}
     assert "source.registered" not in {c["check"] for c in payload["checks"]}
 
 
@@ -253,8 +254,9 @@ def test_a_broken_record_is_refused_with_exit_2(tmp_path: Path, manifest: str, w
 def test_the_cut_used_above_would_build_without_its_record(tmp_path: Path) -> None:
     """Keeps the broken-record test honest: its cut document is one the text alone accepts."""
     doc = write_doc(tmp_path / "raw", data=b"\n".join(DATA.split(b"\n")[:275]), register=False)
-    result = etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--allow-unregistered")
+    result = etl("build", "--raw", doc, "--out", tmp_path / "catalog", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid and its release verifies" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["edition.csv", "datapackage.json", "README.md"])
@@ -396,3 +398,23 @@ def test_register_then_build_never_crashes(data: bytes) -> None:
         built = etl("build", "--raw", doc, "--out", Path(tmp) / "catalog")
         assert built.returncode in {0, 1, 2}, built.stdout + built.stderr
         assert "Traceback" not in built.stderr and "internal error" not in built.stderr
+
+
+def test_a_dry_run_never_touches_the_catalog_but_still_checks_the_record(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Valid → exit 0, invalid → exit 1, cut → exit 2; in every case the catalog stays as it was."""
+    catalog = tmp_path / "catalog"
+    shutil.copytree(PUBLISHED, catalog)
+    before = snapshot(catalog)
+    doc = registered_copy(tmp_path / "raw")
+    other = write_doc(tmp_path / "v2", data=DATA.replace("42,477千円".encode(), "42,478千円".encode()))
+    invalid = write_doc(tmp_path / "bad", data=DATA.replace("合計 295".encode(), "合計 296".encode()))
+    for path, code in ((doc, 0), (other, 0), (invalid, 1)):
+        result = etl("build", "--raw", path, "--out", catalog, "--dry-run")
+        assert result.returncode == code, result.stdout + result.stderr
+        assert snapshot(catalog) == before
+    doc.write_bytes(DATA[:-40])
+    result = etl("build", "--raw", doc, "--out", catalog, "--dry-run")
+    assert result.returncode == 2 and "does not match its record" in result.stderr
+    assert snapshot(catalog) == before
