@@ -110,7 +110,8 @@ def _build(args: argparse.Namespace) -> int:
         report, status = getattr(exc, "report", None), "not published"  # valid data that could not be published
         if report is None and exc.check:  # the input was refused before any table could be checked
             report, status = Report(list(getattr(exc, "passed", []))), "refused"
-            report.add(failed(exc.check, "source", str(exc), label=Path(raw).name))
+            report.add(failed(exc.check, "source", str(exc), label=Path(raw).name,
+                              expected=exc.expected, actual=exc.actual))
         if report is not None:
             report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
             _finish(report, raw, args)

@@ -8,6 +8,7 @@ class EtlError(Exception):
 
     exit_code = 2
     check = ""  # the report's check id for an input refused before validation ("" = no report)
+    expected = actual = None  # what the check compared, when it compared values
 
 
 class SourceError(EtlError):

@@ -74,17 +74,22 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckRe
     _check_record(path, record)
     problems = _frictionless_errors(path, record)
     if problems:
-        raise RegistrationError(
+        error = RegistrationError(
             f"{path} does not match its record in {manifest_of(path)}: {'; '.join(problems)}. "
             "It was cut short or changed after it was registered. Restore the registered file "
             "(git checkout, or extract the city's PDF again); if the new content is the intended one, "
             f"record it with: etl register --replace {path}"
         )
+        error.expected, error.actual = _size(record), _size(_describe_bytes(data))
+        raise error
     if _fingerprint(_describe_bytes(data)) != _fingerprint(record):
         raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
                                 "Run the build again once the file is complete.")
-    size = f"{record['bytes']} bytes, {record['hash']}"
-    return passed(CHECK, "source", label=path.name, expected=size, actual=size)
+    return passed(CHECK, "source", label=path.name, expected=_size(record), actual=_size(record))
+
+
+def _size(resource: dict[str, Any]) -> str:
+    return f"{resource['bytes']} bytes, {resource['hash']}"
 
 
 def _check_record(path: Path, record: dict[str, Any]) -> None:

@@ -345,6 +345,9 @@ def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, c
     assert [(c["check"], c["passed"]) for c in payload["checks"]] == checks
     failure = payload["failures"][0]
     assert failure["label"] == doc.name and failure["message"] in result.stderr
+    if checks == [("source.registered", False)]:  # the sizes and hashes it compared, as data
+        assert failure["expected"].startswith(f"{len(DATA)} bytes, sha256:")
+        assert failure["actual"].startswith(f"{len(data)} bytes, sha256:")
     assert payload["outcome"] == {"status": "refused", "exit_code": 2, "message": failure["message"],
                                   "source_registered": checks[0] == ("source.registered", True)}
     assert not (tmp_path / "catalog").exists()
