@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from etl.errors import LayoutError
 from etl.normalize import amount_only, parse_date
 from etl.normalize import normalize_text as N
+from etl.schemas import package_metadata
 
 Line = tuple[int, str]  # (1-based line number, text stripped of surrounding blanks)
 _HEADING = re.compile(r"^([1-9])\s+(\S.*)$")
@@ -40,9 +41,10 @@ def sections(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
             starts[int(m[1])] = idx
     if len(starts) < 3:
         missing = len(starts) + 1
+        printed = chr(ord("０") + missing)  # the document numbers its sections in full-width digits
         raise LayoutError(
-            f"section {missing} heading (a line starting 「{missing} 」) not found: the text is "
-            "truncated or is not the city's 「他機関との連携協定について」 document."
+            f"section {missing} heading (a line starting 「{printed}」) not found: the text is cut short "
+            f"or is not the source document of 「{package_metadata()['title']}」."
         )
     a, b, c = starts[1], starts[2], starts[3]
     return lines[a:b], lines[b:c], lines[c:]
