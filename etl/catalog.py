@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,6 +70,8 @@ def publish(
         catalog.mkdir(parents=True, exist_ok=True)
         with catalog_lock(catalog):
             remove_leftovers(catalog)
+            if target.exists():
+                return _compare(catalog, target, write, verify, describe_conflict, equivalent)
             staging = catalog / f"{STAGING_PREFIX}{dataset_name}-{version}-{os.getpid()}"
             try:
                 write(staging)
@@ -77,11 +80,6 @@ def publish(
                 fault_point("staged")
                 verify(staging)
                 fault_point("verified")
-                if target.exists():
-                    if not (_same_files(staging, target) or equivalent(target, staging)):
-                        raise ReleaseConflict(describe_conflict(target, staging))
-                    write_index(catalog)  # mends an index left stale by a crash
-                    return Outcome("unchanged", target)
                 made_parent = not target.parent.exists()
                 saved = _index_bytes(catalog)
                 target.parent.mkdir(exist_ok=True)
@@ -159,6 +157,29 @@ def catalog_lock(catalog: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _compare(
+    catalog: Path,
+    target: Path,
+    write: Callable[[Path], None],
+    verify: Callable[[Path], None],
+    describe_conflict: Callable[[Path, Path], str],
+    equivalent: Callable[[Path, Path], bool],
+) -> Outcome:
+    """The version exists: build the release in a temporary folder outside the catalog and compare.
+
+    Immutable releases are never replaced, so nothing needs staging next to them; an identical
+    rebuild then writes nothing at all (it works on a read-only catalog, and no mtime moves)."""
+    with tempfile.TemporaryDirectory(prefix="etl-compare-") as tmp:
+        built = Path(tmp) / target.name
+        write(built)
+        corrupt_point(built)
+        verify(built)
+        if not (_same_files(built, target) or equivalent(target, built)):
+            raise ReleaseConflict(describe_conflict(target, built))
+    write_index(catalog)  # mends an index left stale by a crash; writes only if it differs
+    return Outcome("unchanged", target)
 
 
 def remove_leftovers(catalog: Path) -> None:
