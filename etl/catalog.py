@@ -39,7 +39,7 @@ class ReleaseConflict(PublishError):
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "published" or "unchanged"
+    status: str  # "published", "unchanged" or (a dry run) "would publish"
     release: Path
 
 
@@ -71,7 +71,9 @@ def publish(
         with catalog_lock(catalog):
             remove_leftovers(catalog)
             if target.exists():
-                return _compare(catalog, target, write, verify, describe_conflict, equivalent)
+                outcome = trial(catalog, dataset_name, version, write, verify, describe_conflict, equivalent)
+                write_index(catalog)  # mends an index left stale by a crash; writes only if it differs
+                return outcome
             staging = catalog / f"{STAGING_PREFIX}{dataset_name}-{version}-{os.getpid()}"
             try:
                 write(staging)
@@ -159,27 +161,37 @@ def catalog_lock(catalog: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _compare(
+def trial(
     catalog: Path,
-    target: Path,
+    dataset_name: str,
+    version: str,
     write: Callable[[Path], None],
     verify: Callable[[Path], None],
     describe_conflict: Callable[[Path, Path], str],
-    equivalent: Callable[[Path, Path], bool],
+    equivalent: Callable[[Path, Path], bool] = lambda a, b: False,
 ) -> Outcome:
-    """The version exists: build the release in a temporary folder outside the catalog and compare.
+    """Build and verify the release in a temporary folder outside the catalog, compare it with the
+    catalog's release of that version, and change nothing.
 
-    Immutable releases are never replaced, so nothing needs staging next to them; an identical
-    rebuild then writes nothing at all (it works on a read-only catalog, and no mtime moves)."""
-    with tempfile.TemporaryDirectory(prefix="etl-compare-") as tmp:
-        built = Path(tmp) / target.name
-        write(built)
-        corrupt_point(built)
-        verify(built)
-        if not (_same_files(built, target) or equivalent(target, built)):
-            raise ReleaseConflict(describe_conflict(target, built))
-    write_index(catalog)  # mends an index left stale by a crash; writes only if it differs
-    return Outcome("unchanged", target)
+    "unchanged" when the catalog holds the same data, "would publish" when the version is new;
+    ReleaseConflict when it holds other data. Releases are immutable, so an existing version never
+    needs staging next to it: an identical rebuild writes nothing, even on a read-only catalog.
+    """
+    check_version(version)
+    target = catalog / dataset_name / version
+    try:
+        with tempfile.TemporaryDirectory(prefix="etl-trial-") as tmp:
+            built = Path(tmp) / version
+            write(built)
+            corrupt_point(built)
+            verify(built)
+            if target.exists() and not (_same_files(built, target) or equivalent(target, built)):
+                raise ReleaseConflict(describe_conflict(target, built))
+    except OSError as exc:
+        why = _os_message(exc, catalog).split(": ", 1)[1].split(". Nothing", 1)[0]
+        raise PublishError(f"the release could not be built in a temporary folder to compare it: {why}. "
+                           "Nothing was published; free space there or point TMPDIR elsewhere.") from None
+    return Outcome("unchanged" if target.exists() else "would publish", target)
 
 
 def remove_leftovers(catalog: Path) -> None:

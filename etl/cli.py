@@ -21,7 +21,7 @@ from etl.errors import EtlError
 
 EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_PUBLISH = 0, 1, 2, 3
 EPILOG = """exit codes:
-  0  success (published, or already published with identical content)
+  0  success (published, already published with identical content, or a dry run that passed)
   1  the data is invalid (every failure listed), or the version exists with other content
   2  the input cannot be read or parsed, is not the registered file, or the command was used wrongly
   3  publishing failed (disk full, permissions, another build holds the catalog)
@@ -116,10 +116,8 @@ def _build(args: argparse.Namespace) -> int:
             report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
             _finish(report, raw, args)
         raise
-    if not result.report.valid:
+    if result.outcome is None:
         result.report.outcome = {"status": "invalid", "exit_code": EXIT_INVALID}
-    elif result.outcome is None:
-        result.report.outcome = {"status": "dry run", "exit_code": EXIT_OK}
     else:
         result.report.outcome = {"status": result.outcome.status, "exit_code": EXIT_OK,
                                  "release": str(result.outcome.release)}
@@ -130,8 +128,11 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     outcome = result.outcome
     print(result.report.render())
-    if outcome is None:
-        print(f"dry run: {raw} is valid and its release verifies; nothing was published.")
+    if args.dry_run:
+        would = ("is already published with identical content" if outcome.status == "unchanged"
+                 else "would be published")
+        print(f"dry run: {raw} is valid and its release verifies; {outcome.release} {would}. "
+              "Nothing was published.")
     elif outcome.status == "unchanged":
         print(f"{outcome.release} is already published with identical content; nothing to do.")
     else:
@@ -145,6 +146,7 @@ def _finish(report, raw: Path, args: argparse.Namespace) -> None:
 
     registered = any(r.check == CHECK and r.passed for r in report.results)
     report.outcome["source_registered"] = registered
+    report.outcome["dry_run"] = args.dry_run
     read = any(r.check == "source.readable" and r.passed for r in report.results)
     if read and not any(r.check == CHECK for r in report.results):  # a dry run of an unregistered file
         print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "

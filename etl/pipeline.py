@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
 
     The document must match its record in raw/datapackage.json (see `etl.registry`). A dry run
     also takes a document without a record (the report then has no `source.registered` check),
-    writes and verifies the release in a temporary folder, and publishes nothing."""
+    writes, verifies and compares the release in a temporary folder, and publishes nothing."""
     if version is not None:
         catalog.check_version(version)
     ran = read_checked(Path(raw), allow_unregistered=dry_run)
@@ -69,13 +68,8 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
     report.results[:0] = ran.results
     if not report.valid:
         return BuildResult(report, dataset)
-    if dry_run:
-        with tempfile.TemporaryDirectory(prefix="etl-dry-run-") as folder:
-            write_release(dataset, Path(folder), version or dataset.as_of)
-            verify_release(Path(folder))
-        return BuildResult(report, dataset)
     try:
-        outcome = _publish(out, dataset, version)
+        outcome = _publish(out, dataset, version, dry_run)
     except EtlError as exc:
         exc.report = report  # the checks all passed; a pipeline still wants the report
         raise
@@ -109,8 +103,8 @@ def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
     return SourceChecks(dataset, results)
 
 
-def _publish(out: Path, dataset: Dataset, version: str | None) -> catalog.Outcome:
-    return catalog.publish(
+def _publish(out: Path, dataset: Dataset, version: str | None, dry_run: bool = False) -> catalog.Outcome:
+    return (catalog.trial if dry_run else catalog.publish)(
         out,
         schemas.package_metadata()["name"],
         version or dataset.as_of,

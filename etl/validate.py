@@ -55,8 +55,14 @@ def _schema_failure(ts: schemas.TableSchema, frame: pl.DataFrame, check: str, ca
     index, column, rule = case.get("index"), case.get("column"), case.get("check")
     label = _row_label(ts, frame, index)
     where = f"{label}, {column}" if column else label or "table"
-    value = str(case.get("failure_case")).splitlines()[0]
-    return failed(check, ts.name, f"{where}: {in_words(str(rule))} (found: {value}).",
+    value = (str(case.get("failure_case")).splitlines() or [""])[0]
+    if str(rule).startswith("column_in_"):  # the failure case is the column's name
+        said = f"{in_words(str(rule))}: {value}"
+    elif "Error(" in value:  # pandera could not run the check, e.g. on a column of the wrong type
+        said = f"{in_words(str(rule))}, but could not be checked ({value.split('(', 1)[0]})"
+    else:
+        said = f"{in_words(str(rule))} (found: {value})"
+    return failed(check, ts.name, f"{where}: {said}.",
                   label=label, field=column or "", expected=rule, actual=case.get("failure_case"))
 
 

@@ -148,9 +148,10 @@ def test_an_unregistered_document_is_refused_but_a_dry_run_checks_it(tmp_path: P
     result = run_etl("build", "--raw", doc, "--out", catalog, "--dry-run", "--report", report)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not registered, so its completeness was not checked" in result.stderr
-    assert "nothing was published" in result.stdout and not catalog.exists()
+    assert "Nothing was published" in result.stdout and not catalog.exists()
     payload = json.loads(report.read_text(encoding="utf-8"))
-    assert payload["outcome"] == {"status": "dry run", "exit_code": 0, "source_registered": False}
+    outcome = payload["outcome"]
+    assert (outcome["status"], outcome["dry_run"], outcome["source_registered"]) == ("would publish", True, False)
     assert "source.registered" not in {c["check"] for c in payload["checks"]}
 
 
@@ -349,7 +350,8 @@ def test_a_refused_input_still_gets_a_json_report(tmp_path: Path, data: bytes, c
         assert failure["expected"].startswith(f"{len(DATA)} bytes, sha256:")
         assert failure["actual"].startswith(f"{len(data)} bytes, sha256:")
     assert payload["outcome"] == {"status": "refused", "exit_code": 2, "message": failure["message"],
-                                  "source_registered": checks[0] == ("source.registered", True)}
+                                  "source_registered": checks[0] == ("source.registered", True),
+                                  "dry_run": False}
     assert not (tmp_path / "catalog").exists()
 
 
@@ -406,18 +408,37 @@ def test_register_then_build_never_crashes(data: bytes) -> None:
 def test_a_dry_run_never_touches_the_catalog_but_still_checks_the_record(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """Valid → exit 0, invalid → exit 1, cut → exit 2; in every case the catalog stays as it was."""
+    """Identical → exit 0, other data for the same version → exit 1 as the real build would, new
+    version → exit 0, invalid → exit 1, cut → exit 2; in every case the catalog stays as it was."""
     catalog = tmp_path / "catalog"
     shutil.copytree(PUBLISHED, catalog)
     before = snapshot(catalog)
     doc = registered_copy(tmp_path / "raw")
     other = write_doc(tmp_path / "v2", data=DATA.replace("42,477千円".encode(), "42,478千円".encode()))
     invalid = write_doc(tmp_path / "bad", data=DATA.replace("合計 295".encode(), "合計 296".encode()))
-    for path, code in ((doc, 0), (other, 0), (invalid, 1)):
-        result = etl("build", "--raw", path, "--out", catalog, "--dry-run")
+    cases = [((doc,), 0, "is already published with identical content"),
+             ((other,), 1, "already published with different content"),
+             ((other, "--version", "2023-02-10-r2"), 0, "would be published"),
+             ((invalid,), 1, "is not valid; nothing was published")]
+    for (path, *extra), code, words in cases:
+        result = etl("build", "--raw", path, "--out", catalog, "--dry-run", *extra)
         assert result.returncode == code, result.stdout + result.stderr
+        assert words in result.stdout + result.stderr
         assert snapshot(catalog) == before
     doc.write_bytes(DATA[:-40])
     result = etl("build", "--raw", doc, "--out", catalog, "--dry-run")
     assert result.returncode == 2 and "does not match its record" in result.stderr
     assert snapshot(catalog) == before
+
+
+def test_a_dry_run_verifies_its_release_like_a_real_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release damaged after writing fails verification in a dry run too (exit 3), and the JSON
+    report still lists the data checks, which all passed."""
+    monkeypatch.setenv("ETL_FAULT_CORRUPT", "072036_agreement_counts.parquet")
+    report = tmp_path / "report.json"
+    result = etl("build", "--raw", REAL, "--out", tmp_path / "catalog", "--dry-run", "--report", report)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "failed verification" in result.stderr and not (tmp_path / "catalog").exists()
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    assert payload["valid"] and payload["outcome"]["status"] == "not published"
+    assert payload["outcome"]["dry_run"] is True and payload["outcome"]["exit_code"] == 3

@@ -112,3 +112,11 @@ def test_schema_failures_are_said_in_a_stewards_words(column: str, value: object
     failures = [r for r in schema_results(schemas.table("agreement_counts"), frame) if not r.passed]
     assert any(words in r.message for r in failures), [r.message for r in failures]
     assert not any("fails " in r.message for r in failures)
+
+
+def test_an_empty_string_or_a_missing_column_is_said_plainly() -> None:
+    frame = _counts().with_columns(pl.lit("").alias("全国地方公共団体コード"))
+    failures = [r for r in schema_results(schemas.table("agreement_counts"), frame) if not r.passed]
+    assert failures and all("must match the pattern [0-9]{6} (found: )" in r.message for r in failures)
+    failures = [r for r in schema_results(schemas.table("agreement_counts"), _counts().drop("協定数")) if not r.passed]
+    assert any(r.message.endswith("a column the schema requires is missing: 協定数.") for r in failures)
