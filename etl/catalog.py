@@ -126,12 +126,16 @@ def _restore_index(catalog: Path, saved: dict[str, bytes | None]) -> None:
 
 
 def _os_message(exc: OSError, catalog: Path) -> str:
+    return (f"publishing into {catalog} failed: {_os_reason(exc)}. Nothing was published and the catalog "
+            "is as it was; fix the problem and build again.")
+
+
+def _os_reason(exc: OSError) -> str:
+    """'the disk is full (/path)': what went wrong, in a steward's words, and where."""
     what = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied",
             errno.EROFS: "the file system is read-only", errno.EDQUOT: "the disk quota is exceeded"}
     why = what.get(exc.errno or 0, exc.strerror or str(exc))
-    where = f" ({exc.filename})" if exc.filename else ""
-    return (f"publishing into {catalog} failed: {why}{where}. Nothing was published and the catalog "
-            "is as it was; fix the problem and build again.")
+    return why + (f" ({exc.filename})" if exc.filename else "")
 
 
 @contextmanager
@@ -188,8 +192,7 @@ def trial(
             if target.exists() and not (_same_files(built, target) or equivalent(target, built)):
                 raise ReleaseConflict(describe_conflict(target, built))
     except OSError as exc:
-        why = _os_message(exc, catalog).split(": ", 1)[1].split(". Nothing", 1)[0]
-        raise PublishError(f"the release could not be built in a temporary folder to compare it: {why}. "
+        raise PublishError(f"the release could not be built in a temporary folder to compare it: {_os_reason(exc)}. "
                            "Nothing was published; free space there or point TMPDIR elsewhere.") from None
     return Outcome("unchanged" if target.exists() else "would publish", target)
 

@@ -6,6 +6,7 @@ Every test runs the installed `etl` console script as a real process against rea
 from __future__ import annotations
 
 import fcntl
+import errno
 import hashlib
 import json
 import os
@@ -476,3 +477,22 @@ def test_a_staged_release_that_fails_verification_is_not_published(tmp_path: Pat
     assert result.returncode == 3, result.stdout + result.stderr
     assert "failed verification" in result.stderr and "072036_initiatives.parquet" in result.stderr
     assert snapshot(catalog) == before
+
+
+def test_no_room_for_the_comparison_is_reported_as_such(tmp_path: Path) -> None:
+    """A rebuild of an existing version builds its comparison in a temporary folder; when that
+    fails, the message says so (exit 3), rather than blaming the catalog, which stays as it was."""
+    from etl import catalog as cat
+    from etl.errors import PublishError
+
+    def no_space(folder: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "x.csv"))
+
+    (tmp_path / DATASET / VERSION).mkdir(parents=True)
+    before = snapshot(tmp_path)
+    with pytest.raises(PublishError) as caught:
+        cat.publish(tmp_path, DATASET, VERSION, write=no_space, verify=lambda f: None,
+                    describe_conflict=lambda a, b: "")
+    assert caught.value.exit_code == 3
+    assert "temporary folder to compare it: the disk is full" in str(caught.value)
+    assert snapshot(tmp_path) == before
