@@ -49,38 +49,42 @@ def check_version(version: str) -> str:
     return version
 
 
-def publish(
-    catalog: Path,
-    dataset_name: str,
-    version: str,
-    write: Callable[[Path], None],
-    verify: Callable[[Path], None],
-    describe_conflict: Callable[[Path, Path], str],
-    equivalent: Callable[[Path, Path], bool] = lambda a, b: False,
-) -> Outcome:
+@dataclass(frozen=True)
+class Release:
+    """What the catalog needs to know of a release it is asked to publish or compare."""
+
+    dataset_name: str
+    version: str
+    write: Callable[[Path], None]  # writes every file of the release into the (new) folder given
+    verify: Callable[[Path], None]  # raises PublishError when a written release is not right
+    describe_conflict: Callable[[Path, Path], str]  # (existing, new) → what differs, for the steward
+    equivalent: Callable[[Path, Path], bool] = lambda a, b: False  # same data, other bytes
+
+
+def publish(catalog: Path, release: Release) -> Outcome:
     """Stage, verify and move one release into the catalog; refuse to replace a different one.
 
     An existing release is left alone when the staged files are byte-identical, or `equivalent`
     (same data written by another library version): then the outcome is "unchanged".
     """
-    check_version(version)
-    target = catalog / dataset_name / version
+    check_version(release.version)
+    target = catalog / release.dataset_name / release.version
     created = [p for p in (catalog, *catalog.parents) if not p.exists()]  # deepest first
     try:
         catalog.mkdir(parents=True, exist_ok=True)
         with catalog_lock(catalog):
             remove_leftovers(catalog)
             if target.exists():
-                outcome = trial(catalog, dataset_name, version, write, verify, describe_conflict, equivalent)
+                outcome = trial(catalog, release)
                 write_index(catalog)  # mends an index left stale by a crash; writes only if it differs
                 return outcome
-            staging = catalog / f"{STAGING_PREFIX}{dataset_name}-{version}-{os.getpid()}"
+            staging = catalog / f"{STAGING_PREFIX}{release.dataset_name}-{release.version}-{os.getpid()}"
             try:
-                write(staging)
+                release.write(staging)
                 corrupt_point(staging)
                 _fsync_tree(staging)
                 fault_point("staged")
-                verify(staging)
+                release.verify(staging)
                 fault_point("verified")
                 made_parent = not target.parent.exists()
                 saved = _index_bytes(catalog)
@@ -165,15 +169,7 @@ def catalog_lock(catalog: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def trial(
-    catalog: Path,
-    dataset_name: str,
-    version: str,
-    write: Callable[[Path], None],
-    verify: Callable[[Path], None],
-    describe_conflict: Callable[[Path, Path], str],
-    equivalent: Callable[[Path, Path], bool] = lambda a, b: False,
-) -> Outcome:
+def trial(catalog: Path, release: Release) -> Outcome:
     """Build and verify the release in a temporary folder outside the catalog, compare it with the
     catalog's release of that version, and change nothing.
 
@@ -181,16 +177,16 @@ def trial(
     ReleaseConflict when it holds other data. Releases are immutable, so an existing version never
     needs staging next to it: an identical rebuild writes nothing, even on a read-only catalog.
     """
-    check_version(version)
-    target = catalog / dataset_name / version
+    check_version(release.version)
+    target = catalog / release.dataset_name / release.version
     try:
         with tempfile.TemporaryDirectory(prefix="etl-trial-") as tmp:
-            built = Path(tmp) / version
-            write(built)
+            built = Path(tmp) / release.version
+            release.write(built)
             corrupt_point(built)
-            verify(built)
-            if target.exists() and not (_same_files(built, target) or equivalent(target, built)):
-                raise ReleaseConflict(describe_conflict(target, built))
+            release.verify(built)
+            if target.exists() and not (_same_files(built, target) or release.equivalent(target, built)):
+                raise ReleaseConflict(release.describe_conflict(target, built))
     except OSError as exc:
         raise PublishError(f"the release could not be built in a temporary folder to compare it: {_os_reason(exc)}. "
                            "Nothing was published; free space there or point TMPDIR elsewhere.") from None

@@ -104,15 +104,16 @@ def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
 
 
 def _publish(out: Path, dataset: Dataset, version: str | None, dry_run: bool = False) -> catalog.Outcome:
-    return (catalog.trial if dry_run else catalog.publish)(
-        out,
+    version = version or dataset.as_of
+    release = catalog.Release(
         schemas.package_metadata()["name"],
-        version or dataset.as_of,
-        write=lambda folder: write_release(dataset, folder, version or dataset.as_of),
+        version,
+        write=lambda folder: write_release(dataset, folder, version),
         verify=verify_release,
         describe_conflict=_conflict_message,
         equivalent=same_data,
     )
+    return (catalog.trial if dry_run else catalog.publish)(out, release)
 
 
 def verify_release(folder: Path) -> None:

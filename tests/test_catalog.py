@@ -491,8 +491,8 @@ def test_no_room_for_the_comparison_is_reported_as_such(tmp_path: Path) -> None:
     (tmp_path / DATASET / VERSION).mkdir(parents=True)
     before = snapshot(tmp_path)
     with pytest.raises(PublishError) as caught:
-        cat.publish(tmp_path, DATASET, VERSION, write=no_space, verify=lambda f: None,
-                    describe_conflict=lambda a, b: "")
+        cat.publish(tmp_path, cat.Release(DATASET, VERSION, write=no_space, verify=lambda f: None,
+                                          describe_conflict=lambda a, b: ""))
     assert caught.value.exit_code == 3
     assert "temporary folder to compare it: the disk is full" in str(caught.value)
     assert snapshot(tmp_path) == before
