@@ -72,20 +72,31 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> CheckRe
             "(to check an unregistered file without publishing it, add --dry-run)."
         )
     _check_record(path, record)
-    problems = _frictionless_errors(path, record)
-    if problems:
+    on_disk = _frictionless_errors(path, record)  # also proves the record is a valid data package
+    read = _describe_bytes(data)
+    if (_fingerprint(read) != _fingerprint(record)) != bool(on_disk):  # the file changed under us
+        raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
+                                "Run the build again once the file is complete.")
+    if on_disk:
         error = RegistrationError(
-            f"{path} does not match its record in {manifest_of(path)}: {'; '.join(problems)}. "
+            f"{path} does not match its record in {manifest_of(path)}: {_differences(read, record)}. "
             "It was cut short or changed after it was registered. Restore the registered file "
             "(git checkout, or extract the city's PDF again); if the new content is the intended one, "
             f"record it with: etl register --replace {path}"
         )
-        error.expected, error.actual = _size(record), _size(_describe_bytes(data))
+        error.expected, error.actual = _size(record), _size(read)
         raise error
-    if _fingerprint(_describe_bytes(data)) != _fingerprint(record):
-        raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
-                                "Run the build again once the file is complete.")
     return passed(CHECK, "source", label=path.name, expected=_size(record), actual=_size(record))
+
+
+def _differences(read: dict[str, Any], record: dict[str, Any]) -> str:
+    """The size first: a shorter file was cut short."""
+    said = []
+    if read["bytes"] != record["bytes"]:
+        said.append(f"it has {read['bytes']} bytes, the record says {record['bytes']}")
+    said.append(f"its SHA-256 is {read['hash'].removeprefix('sha256:')}, "
+                f"the record says {record['hash'].removeprefix('sha256:')}")
+    return "; ".join(said)
 
 
 def _size(resource: dict[str, Any]) -> str:
@@ -117,17 +128,7 @@ def _frictionless_errors(path: Path, record: dict[str, Any], manifest: Path | No
         raise RegistrationError(f"{manifest_of(path)} is not a valid data package ({exc}). "
                                 "Restore it from git, or register the documents again.") from None
     errors = [e for task in report.tasks for e in task.errors] + list(report.errors)
-    errors.sort(key=lambda e: e.type != "byte-count")  # the size says most: shorter means cut short
-    return [_describe(e.type, e.note) for e in errors]
-
-
-def _describe(kind: str, note: str) -> str:
-    numbers = re.findall(r'"([^"]*)"', note)
-    if kind == "byte-count" and len(numbers) == 2:
-        return f"it has {numbers[1]} bytes, the record says {numbers[0]}"
-    if kind == "hash-count" and len(numbers) == 2:
-        return f"its SHA-256 is {numbers[1]}, the record says {numbers[0]}"
-    return f"{kind}: {note}"
+    return [f"{e.type}: {e.note}" for e in errors]
 
 
 # ── registering documents ────────────────────────────────────────────────────────────────

@@ -321,6 +321,11 @@ def test_the_bytes_parsed_are_the_bytes_verified(tmp_path: Path) -> None:
     doc = registered_copy(tmp_path / "raw")
     assert verify(doc, DATA).passed
     with pytest.raises(RegistrationError, match="changed while it was being read"):
+        verify(doc, DATA[:-10])  # a partial read of a complete file
+    doc.write_bytes(DATA[:-10])
+    with pytest.raises(RegistrationError, match="changed while it was being read"):
+        verify(doc, DATA)  # a complete read of a file cut since
+    with pytest.raises(RegistrationError, match="does not match its record"):
         verify(doc, DATA[:-10])
 
 
