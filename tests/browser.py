@@ -1,0 +1,60 @@
+"""A real headless Chromium (Debian's package) for the tests that need a browser.
+
+`chromium()` returns the path of the browser, installing Debian's `chromium` and Japanese fonts
+with apt-get first when they are missing and the tests run as root (as the CKAN stack installs
+PostgreSQL), so that the README's test command needs nothing installed by hand. `headless(...)`
+runs it once with the flags this closed network needs: without the background-networking flags
+Chromium keeps trying to reach Google's hosts and every start waits on refused connections.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+APT_PACKAGES = ("chromium", "fonts-noto-cjk", "fonts-ipaexfont")
+FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+              "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars")
+_LOCK = Path(tempfile.gettempdir()) / "etl-tests-apt.lock"
+
+
+class BrowserUnavailable(RuntimeError):
+    """Chromium is not installed and cannot be installed here."""
+
+
+def _missing() -> bool:
+    return shutil.which("chromium") is None or not all(Path(f).exists() for f in FONT_FILES)
+
+
+def chromium() -> str:
+    """The path of Debian's chromium, installed (with Japanese fonts) if it is not there yet."""
+    if _missing():
+        if os.geteuid() != 0:
+            raise BrowserUnavailable("chromium and Japanese fonts are missing; as root the tests install "
+                                     f"them: apt-get install {' '.join(APT_PACKAGES)}")
+        with open(_LOCK, "w") as lock:  # two test processes (or workers) never run apt at once
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _missing():
+                env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+                apt = ["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600"]
+                subprocess.run([*apt, "update"], check=True, env=env, capture_output=True)
+                subprocess.run([*apt, "install", "-y", "--no-install-recommends", *APT_PACKAGES],
+                               check=True, env=env, capture_output=True)
+    path = shutil.which("chromium")
+    if path is None:
+        raise BrowserUnavailable("apt-get installed chromium, but it is not on PATH")
+    return path
+
+
+def headless(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium once with `args` (e.g. --print-to-pdf=F URL) in a fresh profile."""
+    with tempfile.TemporaryDirectory(prefix="etl-chromium-") as profile:
+        cmd = [chromium(), *FLAGS, f"--user-data-dir={profile}", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
