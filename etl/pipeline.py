@@ -15,6 +15,7 @@ from etl.errors import EtlError, LayoutError, PublishError, SourceError, UsageEr
 from etl.extract import extract
 from etl.publish import write_release
 from etl.report import CheckResult, Report, passed
+from etl.safety import check_catalog
 from etl.source import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
 from etl.validate import read_parquet, validate_dataset, validate_release
@@ -62,6 +63,7 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
     writes, verifies and compares the release in a temporary folder, and publishes nothing."""
     if version is not None:
         catalog.check_version(version)
+    check_catalog(out)  # a catalog holding links is refused before anything is read (again under the lock)
     ran = read_checked(Path(raw), allow_unregistered=dry_run)
     dataset = ran.dataset
     report = validate_dataset(dataset)

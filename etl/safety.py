@@ -49,10 +49,18 @@ class UnsafeRelease(UsageError):
     """A release (or catalog, or raw/ folder) refers outside itself, or exceeds a limit (exit 2)."""
 
 
-def _refuse(what: str, path: object, why: str) -> UnsafeRelease:
-    return UnsafeRelease(f"{what} (path {path!r}) is refused: {why}. A release is only what is inside its "
-                         "folder: every resource must be a plain file in it, named by a relative path "
-                         "without '..', and no file or folder of it may be a symbolic link.")
+CONTAINED = ("A release is only what is inside its folder: every resource must be a plain file in it, named "
+             "by a relative path without '..', and no file or folder of it may be a symbolic link.")
+BEYOND_LIMITS = ("The limits (README, 'Validating a release you downloaded') are far beyond any real release: "
+                 "the file is damaged, or made to exhaust the reader.")
+
+
+def _refuse(what: str, path: object, why: str, hint: str = CONTAINED) -> UnsafeRelease:
+    return UnsafeRelease(f"{what} (path {path!r}) is refused: {why}. {hint}")
+
+
+def _too_large(what: str, path: object, why: str) -> UnsafeRelease:
+    return _refuse(what, path, why, BEYOND_LIMITS)
 
 
 def path_parts(path: object, what: str) -> tuple[str, ...]:
@@ -123,12 +131,12 @@ def open_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> 
     fds = []
     try:
         try:
-            fds.append(os.open(root, _DIR_FLAGS))
+            fds.append(_open_folder(str(root), None, what, path))
             for part in parts[:-1]:
-                fds.append(os.open(part, _DIR_FLAGS, dir_fd=fds[-1]))
+                fds.append(_open_folder(part, fds[-1], what, path))
             fd = os.open(parts[-1], _FILE_FLAGS, dir_fd=fds[-1])
         except OSError as exc:
-            if exc.errno == errno.ELOOP:  # a link where O_NOFOLLOW allows none
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
                 raise _refuse(what, path, "a symbolic link is on the way") from None
             raise
         handle = os.fdopen(fd, "rb")
@@ -140,9 +148,20 @@ def open_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> 
         if not stat.S_ISREG(info.st_mode):
             raise _refuse(what, path, "it is not a regular file")
         if info.st_size > limit:
-            raise _refuse(what, path, f"it has {info.st_size} bytes, more than the limit of {limit} bytes "
+            raise _too_large(what, path, f"it has {info.st_size} bytes, more than the limit of {limit} bytes "
                                       "that no real release comes near")
         yield handle, info.st_size
+
+
+def _open_folder(name: str, parent: int | None, what: str, path: str) -> int:
+    """A folder (inside the one open as `parent`); a link is refused (Linux says ENOTDIR or ELOOP)."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP) and stat.S_ISLNK(os.lstat(name, dir_fd=parent).st_mode):
+            which = "the release folder" if parent is None else f"a folder on its path ({name})"
+            raise _refuse(what, path, f"{which} is a symbolic link") from None
+        raise
 
 
 def read_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
@@ -150,7 +169,7 @@ def read_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> 
     with open_file(root, path, what, limit) as (handle, _size):
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise _refuse(what, path, f"it grew beyond the limit of {limit} bytes while being read")
+        raise _too_large(what, path, f"it grew beyond the limit of {limit} bytes while being read")
     return data
 
 
@@ -160,15 +179,15 @@ def read_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> 
 def load_json(data: bytes, what: str) -> Any:
     """JSON within the size and nesting limits; ValueError (with the reason) when it is not JSON."""
     if len(data) > MAX_DESCRIPTOR_BYTES:
-        raise UnsafeRelease(f"{what} has {len(data)} bytes, more than the limit of {MAX_DESCRIPTOR_BYTES}.")
+        raise UnsafeRelease(f"{what} has {len(data)} bytes, more than the limit of {MAX_DESCRIPTOR_BYTES}. {BEYOND_LIMITS}")
     try:
         value = json.loads(data.decode("utf-8"))
     except RecursionError:  # Python's parser recurses once per level
-        raise UnsafeRelease(f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels.") from None
+        raise UnsafeRelease(f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels. {BEYOND_LIMITS}") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     if _depth(value) > MAX_JSON_DEPTH:
-        raise UnsafeRelease(f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels.")
+        raise UnsafeRelease(f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels. {BEYOND_LIMITS}")
     return value
 
 
@@ -189,12 +208,12 @@ def check_descriptor_limits(package: dict[str, Any], what: str) -> None:
     """Resource and field counts of a datapackage.json, before any resource is looked at."""
     resources = package.get("resources") or []
     if len(resources) > MAX_RESOURCES:
-        raise UnsafeRelease(f"{what} lists {len(resources)} resources, more than the limit of {MAX_RESOURCES}.")
+        raise UnsafeRelease(f"{what} lists {len(resources)} resources, more than the limit of {MAX_RESOURCES}. {BEYOND_LIMITS}")
     for r in resources:
         fields = (r.get("schema") or {}).get("fields") if isinstance(r.get("schema"), dict) else None
         if isinstance(fields, list) and len(fields) > MAX_FIELDS:
             raise UnsafeRelease(f"{what}: resource {r.get('name')!r} (path {r.get('path')!r}) has a schema of "
-                                f"{len(fields)} fields, more than the limit of {MAX_FIELDS}.")
+                                f"{len(fields)} fields, more than the limit of {MAX_FIELDS}. {BEYOND_LIMITS}")
 
 
 def check_csv_limits(data: bytes, what: str, path: str) -> None:
@@ -205,15 +224,15 @@ def check_csv_limits(data: bytes, what: str, path: str) -> None:
         end = len(data) if end < 0 else end
         longest = max(longest, end - start)
         if longest > MAX_LINE_BYTES:
-            raise _refuse(what, path, f"line {lines + 1} is longer than the limit of {MAX_LINE_BYTES} bytes")
+            raise _too_large(what, path, f"line {lines + 1} is longer than the limit of {MAX_LINE_BYTES} bytes")
         lines += 1
         if lines > MAX_ROWS + 1:
-            raise _refuse(what, path, f"it has more than the limit of {MAX_ROWS} rows")
+            raise _too_large(what, path, f"it has more than the limit of {MAX_ROWS} rows")
         start = end + 1
     header = data[: data.find(b"\n")] if b"\n" in data else data
     columns = next(csv.reader(io.StringIO(header.decode("utf-8", "replace"))), [])
     if len(columns) > MAX_FIELDS:
-        raise _refuse(what, path, f"its header has {len(columns)} columns, more than the limit of {MAX_FIELDS}")
+        raise _too_large(what, path, f"its header has {len(columns)} columns, more than the limit of {MAX_FIELDS}")
 
 
 def check_parquet_limits(data: bytes, what: str, path: str) -> None:
@@ -225,16 +244,20 @@ def check_parquet_limits(data: bytes, what: str, path: str) -> None:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.ParquetFile(io.BytesIO(data)).metadata
+        _check_parquet_metadata(pq.ParquetFile(io.BytesIO(data)).metadata, len(data), what, path)
+    except UnsafeRelease:
+        raise
     except Exception as exc:  # noqa: BLE001 - any damage to the footer; reported by the caller
         raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    size = len(data)
+
+
+def _check_parquet_metadata(meta: Any, size: int, what: str, path: str) -> None:
     if meta.num_rows > MAX_ROWS or meta.num_rows < 0:
-        raise _refuse(what, path, f"its metadata claims {meta.num_rows} rows, the limit is {MAX_ROWS}")
+        raise _too_large(what, path, f"its metadata claims {meta.num_rows} rows, the limit is {MAX_ROWS}")
     if meta.num_row_groups > MAX_ROW_GROUPS:
-        raise _refuse(what, path, f"it has {meta.num_row_groups} row groups, the limit is {MAX_ROW_GROUPS}")
+        raise _too_large(what, path, f"it has {meta.num_row_groups} row groups, the limit is {MAX_ROW_GROUPS}")
     if meta.num_columns > MAX_FIELDS:
-        raise _refuse(what, path, f"it has {meta.num_columns} columns, the limit is {MAX_FIELDS}")
+        raise _too_large(what, path, f"it has {meta.num_columns} columns, the limit is {MAX_FIELDS}")
     rows, uncompressed = 0, 0
     for g in range(meta.num_row_groups):
         group = meta.row_group(g)
@@ -242,13 +265,13 @@ def check_parquet_limits(data: bytes, what: str, path: str) -> None:
         for c in range(group.num_columns):
             chunk = group.column(c)
             if not 0 <= chunk.total_compressed_size <= size or chunk.num_values > MAX_ROWS:
-                raise _refuse(what, path, f"its metadata claims a column chunk of {chunk.total_compressed_size} "
+                raise _too_large(what, path, f"its metadata claims a column chunk of {chunk.total_compressed_size} "
                                           f"bytes and {chunk.num_values} values in a file of {size} bytes")
             uncompressed += max(chunk.total_uncompressed_size, 0)
     if rows != meta.num_rows:
-        raise _refuse(what, path, f"its row groups hold {rows} rows, its metadata claims {meta.num_rows}")
+        raise _too_large(what, path, f"its row groups hold {rows} rows, its metadata claims {meta.num_rows}")
     if uncompressed > MAX_UNCOMPRESSED_BYTES:
-        raise _refuse(what, path, f"its metadata claims {uncompressed} bytes of data once decompressed, "
+        raise _too_large(what, path, f"its metadata claims {uncompressed} bytes of data once decompressed, "
                                   f"the limit is {MAX_UNCOMPRESSED_BYTES}")
 
 

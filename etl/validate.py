@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import re
 from pathlib import Path
 from typing import Any
 
-import pandera.polars as pa
+import pandera.polars as pandera
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etl import safety, schemas
 from etl.checks import run_invariants
@@ -46,7 +49,7 @@ def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame) -> list[CheckRe
     check = f"{ts.name}.schema"
     try:
         ts.pandera().validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except pandera.errors.SchemaErrors as exc:
         return [_schema_failure(ts, frame, check, case) for case in exc.failure_cases.to_dicts()]
     return [passed(check, ts.name)]
 
@@ -261,21 +264,27 @@ def _cast(name: str, kind: str) -> pl.Expr:
 
 
 def read_parquet(file: Path | bytes, label: str = "") -> pl.DataFrame:
-    """pl.read_parquet, with every way a damaged file can fail turned into ValueError.
+    """A Parquet file as a polars frame, with every way a damaged file can fail turned into ValueError.
 
     The metadata's claims are checked against the limits of `etl.safety` first (UnsafeRelease).
-    A corrupt file can make polars' Rust reader panic, which surfaces as pyo3's PanicException,
-    a BaseException rather than an Exception.
+    pyarrow reads it, not polars: on damaged bytes polars' Rust reader panics (printing a Rust
+    backtrace, then raising pyo3's PanicException, a BaseException), where pyarrow raises. The
+    file's metadata is dropped before the frame is handed to polars, for the same reason.
     """
     data = file if isinstance(file, bytes) else Path(file).read_bytes()
     label = label or (file.name if isinstance(file, Path) else "parquet")
     safety.check_parquet_limits(data, f"resource {label!r}", label)
     try:
-        return pl.read_parquet(data)
+        table = pq.read_table(io.BytesIO(data))
+        table.validate(full=True)  # e.g. strings that are not UTF-8, which the reader does not check
+        frame = pl.from_arrow(pa.table(table.columns, names=table.schema.names))
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - see docstring
         raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not isinstance(frame, pl.DataFrame):
+        raise ValueError("it holds no table")
+    return frame
 
 
 def _parquet_matches(ts: schemas.TableSchema, data: bytes | None, path: str | None,
