@@ -154,6 +154,9 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
     version, as_of = package["version"], package.get("x-as-of", "")
     out = []
     for r in package["resources"]:
+        if r.get("format") not in FORMATS:  # only the release's own tables are published
+            raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has format {r.get('format')!r}; "
+                                 f"a release holds only {', '.join(FORMATS)} files and datapackage.json.")
         fmt, mediatype = FORMATS[r["format"]]
         out.append((r["path"], {
             "name": f"{r['path']} ({version})",

@@ -179,16 +179,21 @@ def read_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> 
 def load_json(data: bytes, what: str) -> Any:
     """JSON within the size and nesting limits; ValueError (with the reason) when it is not JSON."""
     if len(data) > MAX_DESCRIPTOR_BYTES:
-        raise UnsafeRelease(f"{what} has {len(data)} bytes, more than the limit of {MAX_DESCRIPTOR_BYTES}. {BEYOND_LIMITS}")
+        raise UnsafeRelease(f"{what} has {len(data)} bytes, more than the limit of {MAX_DESCRIPTOR_BYTES}. "
+                            + BEYOND_LIMITS)
     try:
         value = json.loads(data.decode("utf-8"))
     except RecursionError:  # Python's parser recurses once per level
-        raise UnsafeRelease(f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels. {BEYOND_LIMITS}") from None
+        raise UnsafeRelease(_too_deep(what)) from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     if _depth(value) > MAX_JSON_DEPTH:
-        raise UnsafeRelease(f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels. {BEYOND_LIMITS}")
+        raise UnsafeRelease(_too_deep(what))
     return value
+
+
+def _too_deep(what: str) -> str:
+    return f"{what} is nested more deeply than the limit of {MAX_JSON_DEPTH} levels. {BEYOND_LIMITS}"
 
 
 def _depth(value: Any) -> int:
@@ -208,7 +213,8 @@ def check_descriptor_limits(package: dict[str, Any], what: str) -> None:
     """Resource and field counts of a datapackage.json, before any resource is looked at."""
     resources = package.get("resources") or []
     if len(resources) > MAX_RESOURCES:
-        raise UnsafeRelease(f"{what} lists {len(resources)} resources, more than the limit of {MAX_RESOURCES}. {BEYOND_LIMITS}")
+        raise UnsafeRelease(f"{what} lists {len(resources)} resources, more than the limit of {MAX_RESOURCES}. "
+                            + BEYOND_LIMITS)
     for r in resources:
         fields = (r.get("schema") or {}).get("fields") if isinstance(r.get("schema"), dict) else None
         if isinstance(fields, list) and len(fields) > MAX_FIELDS:
@@ -313,7 +319,10 @@ def _check_index_paths(catalog: Path, file: Path) -> None:
 
 def _resource_paths(content: Any) -> Iterator[tuple[str, Any]]:
     """The file paths of a datapackage.json (its resources) or of catalog.json (releases, resources)."""
-    items = lambda v, k: [x for x in (v.get(k) if isinstance(v, dict) else None) or [] if isinstance(x, dict)]  # noqa: E731
+    def items(value: Any, key: str) -> list[dict[str, Any]]:
+        listed = value.get(key) if isinstance(value, dict) else None
+        return [x for x in listed if isinstance(x, dict)] if isinstance(listed, list) else []
+
     for resource in items(content, "resources"):
         yield f"resource {resource.get('name')!r}", resource.get("path")
     for dataset in items(content, "datasets"):

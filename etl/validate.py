@@ -158,6 +158,9 @@ def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
     resources = package.get("resources") if isinstance(package, dict) else None
     if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
         raise UsageError(f"{file} is not a data package: it needs a list of resources.")
+    unnamed = next((r.get("name") for r in resources if not isinstance(r.get("name"), str)), None)
+    if unnamed is not None or not all(isinstance(r.get("name"), str) for r in resources):
+        raise UsageError(f"{file} is not a data package: every resource needs a name (text), not {unnamed!r}.")
     safety.check_descriptor_limits(package, str(file))
     for r in resources:
         safety.check_file(root, r.get("path"), f"resource {r.get('name')!r} of {file}")

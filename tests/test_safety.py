@@ -16,6 +16,7 @@ import shutil
 import signal
 import struct
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from etl import safety
 from etl.cli import main
@@ -564,3 +567,91 @@ def test_a_portal_echoing_the_token_does_not_get_it_printed(capfd, monkeypatch) 
     with portal(echo) as (url, _):
         code, text = publish(capfd, monkeypatch, RELEASE, url)
     assert code == 3 and "bad key ***" in text, text
+
+
+# ── random damaged releases ──────────────────────────────────────────────────────────────
+
+FILES = sorted(p.name for p in RELEASE.iterdir())
+PARQUETS = [n for n in FILES if n.endswith(".parquet")]
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=12)
+RESOURCE = st.dictionaries(st.sampled_from(["name", "path", "format", "hash", "bytes", "x-bytes", "schema"]),
+                           JSON | st.sampled_from(FILES), max_size=6)
+# One damage as plain values, so that a failing example reads as a recipe; indexes are taken modulo.
+DAMAGE = st.one_of(
+    st.tuples(st.just("path"), st.integers(0, 99), st.sampled_from([*HOSTILE_PATHS, "missing", "other"])),
+    st.tuples(st.just("field"), st.integers(0, 99), st.sampled_from(["name", "format", "hash", "bytes", "schema"]),
+              JSON),
+    st.tuples(st.just("link"), st.integers(0, 99), st.sampled_from(["secret", "inside", "dangling", "folder"])),
+    st.tuples(st.just("size"), st.integers(0, 99), st.sampled_from(["truncate", "append", "sparse"]),
+              st.integers(0, 5000)),
+    st.tuples(st.just("json"), st.one_of(st.binary(max_size=64), JSON, st.integers(1, 5000),
+                                         st.fixed_dictionaries({"resources": st.lists(RESOURCE, max_size=3)}))),
+    st.tuples(st.just("parquet"), st.integers(0, 99), st.integers(0, 10**6), st.integers(0, 255)),
+)
+
+
+def damage(release: Path, op: tuple) -> None:
+    """Apply one DAMAGE to a release copy (beside its secret)."""
+    kind, files = op[0], sorted(p.name for p in release.iterdir() if p.is_file() and not p.is_symlink())
+    if kind in ("path", "field"):
+        try:
+            package = json.loads((release / "datapackage.json").read_bytes())
+        except (OSError, ValueError, RecursionError):  # damaged by an earlier op: nothing to re-point
+            return
+        listed = package.get("resources") if isinstance(package, dict) else None
+        resources = [r for r in listed if isinstance(r, dict)] if isinstance(listed, list) else []
+        if not resources:
+            return
+        resource = resources[op[1] % len(resources)]
+        make = HOSTILE_PATHS.get(op[2])
+        if kind == "field":
+            resource[op[2]] = op[3]
+        else:
+            resource["path"] = (make(secret(release)) if make else "missing.csv" if op[2] == "missing"
+                                else FILES[op[1] % len(FILES)])
+        (release / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    elif kind == "link" and files:
+        file = release / files[op[1] % len(files)]
+        file.unlink()
+        target = {"secret": secret(release), "inside": release / files[0], "dangling": release.parent / "none",
+                  "folder": release.parent}[op[2]]
+        file.symlink_to(target)
+    elif kind == "size" and files:
+        file = release / files[op[1] % len(files)]
+        if op[2] == "truncate":
+            os.truncate(file, op[3] % (file.stat().st_size + 1))
+        elif op[2] == "append":
+            with open(file, "ab") as handle:
+                handle.write(b"\n,\"x" * op[3])
+        else:
+            os.truncate(file, safety.MAX_FILE_BYTES + 1)
+    elif kind == "json":
+        value = op[1]
+        data = value if isinstance(value, bytes) else ("[" * value + "]" * value if isinstance(value, int)
+                                                        and not isinstance(value, bool) else json.dumps(value))
+        (release / "datapackage.json").write_bytes(data if isinstance(data, bytes) else data.encode())
+    elif kind == "parquet":
+        file = release / PARQUETS[op[1] % len(PARQUETS)]
+        if file.is_file() and not file.is_symlink() and file.stat().st_size:
+            data = bytearray(file.read_bytes())
+            data[op[2] % len(data)] = op[3]
+            file.write_bytes(bytes(data))
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(DAMAGE, min_size=1, max_size=3))
+def test_random_damaged_releases_fail_cleanly_and_read_nothing_outside(capfd, ops: list[tuple]) -> None:
+    """Damaged paths, links, sizes, JSON and Parquet bytes: exit 0/1/2, no traceback, nothing outside opened."""
+    with tempfile.TemporaryDirectory() as tmp:
+        release = Path(tmp) / "release"
+        shutil.copytree(RELEASE, release)
+        secret(release).write_bytes((RELEASE / CSV).read_bytes())
+        for op in ops:
+            damage(release, op)
+        for command in (["validate", release], ["diff", RELEASE, release]):
+            with watching() as opened:
+                code, text = etl(capfd, *command)
+            assert code in {0, 1, 2}, text
+            assert outside(opened, release, RELEASE) == [], text
