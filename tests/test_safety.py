@@ -365,6 +365,14 @@ def test_hostile_but_well_formed_releases_are_refused_within_limits(capfd, relea
     assert said in text and "limit" in text, text
 
 
+def test_a_long_header_field_within_the_line_limit_is_data_not_a_crash(capfd, release: Path) -> None:
+    """A header cell of 200 KB (under the line limit; over the csv module's field limit) fails as data: exit 1."""
+    header = (release / CSV).read_bytes().split(b"\n")[0]
+    (release / CSV).write_bytes(header + b',"' + b"x" * 200_000 + b'"\n')
+    code, text = etl(capfd, "validate", release)
+    assert code == 1, text
+
+
 def test_the_readme_states_every_limit() -> None:
     """Each limit of etl.safety is in the README with its value, so a consumer knows what is refused."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
