@@ -341,6 +341,20 @@ def _huge_pages(release: Path) -> None:
     (release / PARQUET).write_bytes(data)
 
 
+def _inflating(release: Path) -> None:
+    data = _parquet_of(ROWS)
+    chunk = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0)
+    sizes = b"\x16" + _varint(chunk.total_uncompressed_size) + b"\x16" + _varint(chunk.total_compressed_size)
+    data = _footer_patched(data, sizes, b"\x16" + _varint(2**40) + b"\x16" + _varint(chunk.total_compressed_size))
+    assert pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0).total_uncompressed_size == 2**40
+    (release / PARQUET).write_bytes(data)
+
+
+def _many_row_groups(release: Path) -> None:
+    pq.write_table(pa.table({"a": list(range(safety.MAX_ROW_GROUPS + 1))}), release / PARQUET, row_group_size=1,
+                   compression="none")
+
+
 LIMITS = {
     "datapackage.json of 100 MB": (_huge_descriptor, "more than the limit"),
     "datapackage.json 200,000 levels deep": (_deep_descriptor, "nested more deeply"),
@@ -353,6 +367,8 @@ LIMITS = {
     "CSV over the row limit": (_many_rows, "rows"),
     "Parquet claiming billions of rows": (_billions_of_rows, "claims 3000000000 rows"),
     "Parquet claiming huge pages": (_huge_pages, "column chunk of 1099511627776 bytes"),
+    "Parquet inflating beyond the limit": (_inflating, "claims 1099511627776 bytes of data once decompressed"),
+    "Parquet of too many row groups": (_many_row_groups, "row groups, the limit"),
 }
 
 
