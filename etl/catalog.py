@@ -23,6 +23,7 @@ from typing import Any
 
 from etl.errors import PublishError, UsageError
 from etl.faults import corrupt_point, fault_point
+from etl.safety import check_catalog
 from etl.schemas import package_metadata
 
 STAGING_PREFIX = ".staging-"
@@ -69,10 +70,12 @@ def publish(catalog: Path, release: Release) -> Outcome:
     """
     check_version(release.version)
     target = catalog / release.dataset_name / release.version
+    check_catalog(catalog)  # before the lock: its folder must not be a link either
     created = [p for p in (catalog, *catalog.parents) if not p.exists()]  # deepest first
     try:
         catalog.mkdir(parents=True, exist_ok=True)
         with catalog_lock(catalog):
+            check_catalog(catalog)  # again, now that no other build can change it
             remove_leftovers(catalog)
             if target.exists():
                 outcome = trial(catalog, release)
@@ -178,6 +181,7 @@ def trial(catalog: Path, release: Release) -> Outcome:
     needs staging next to it: an identical rebuild writes nothing, even on a read-only catalog.
     """
     check_version(release.version)
+    check_catalog(catalog)
     target = catalog / release.dataset_name / release.version
     try:
         with tempfile.TemporaryDirectory(prefix="etl-trial-") as tmp:

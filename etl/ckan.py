@@ -17,11 +17,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from etl.errors import EtlError, PublishError
 from etl.faults import fault_point
+from etl.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, open_file, read_file
 from etl.validate import release_descriptor, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
@@ -66,13 +68,24 @@ class CkanClient:
 
     def call(self, action: str, data: dict[str, Any] | None = None, files: dict | None = None) -> Any:
         endpoint = f"{self.url}/api/3/action/{action}"
+        # No redirect is followed: the token goes to the --ckan URL only. (requests would drop the
+        # Authorization header on a redirect to another host, but it would still re-send the
+        # upload, and a same-host redirect to another path keeps the header.)
         try:
             if files:
-                response = self.session.post(endpoint, data=data, files=files, timeout=self.timeout)
+                response = self.session.post(endpoint, data=data, files=files, timeout=self.timeout,
+                                             allow_redirects=False)
             else:
-                response = self.session.post(endpoint, json=data or {}, timeout=self.timeout)
+                response = self.session.post(endpoint, json=data or {}, timeout=self.timeout,
+                                             allow_redirects=False)
         except requests.RequestException as exc:
             raise PortalError(f"the portal {self.url} cannot be reached ({type(exc).__name__}).") from None
+        if response.is_redirect:
+            target = urlsplit(response.headers.get("Location", ""))
+            raise PortalError(f"{action}: the portal answered HTTP {response.status_code}, a redirect to "
+                              f"{target.scheme}://{target.netloc}{target.path}; etl publish follows no redirect, "
+                              "so that the API token is sent to the --ckan URL only. Pass the portal's final "
+                              "address (e.g. https://…) as --ckan.")
         try:
             body = response.json()
         except ValueError:
@@ -82,8 +95,13 @@ class CkanClient:
             if error.get("__type") == "Not Found Error" and action == "package_show":
                 raise LookupError(action)
             raise PortalError(f"{action}: the portal refused it (HTTP {response.status_code}): "
-                              f"{_error_text(error)}")
+                              f"{self._redacted(_error_text(error))}")
         return body["result"]
+
+    def _redacted(self, text: str) -> str:
+        """A portal's message may echo the request's headers back: the token is never printed."""
+        token = self.session.headers.get("Authorization", "")
+        return text.replace(token, "***") if token else text
 
     def package(self, name: str) -> dict[str, Any] | None:
         try:
@@ -118,7 +136,7 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
             summary.unchanged.append(path)
             continue
         try:
-            _upload(client, existing["id"], root / path, fields, current)
+            _upload(client, existing["id"], root, path, fields, current)
         except PortalError as exc:
             raise PortalError(_partial(summary, pending[i:], exc)) from None
         summary.uploaded.append(path)
@@ -136,6 +154,9 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
     version, as_of = package["version"], package.get("x-as-of", "")
     out = []
     for r in package["resources"]:
+        if r.get("format") not in FORMATS:  # only the release's own tables are published
+            raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has format {r.get('format')!r}; "
+                                 f"a release holds only {', '.join(FORMATS)} files and datapackage.json.")
         fmt, mediatype = FORMATS[r["format"]]
         out.append((r["path"], {
             "name": f"{r['path']} ({version})",
@@ -145,7 +166,7 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
             "release_version": version, "release_as_of": as_of, "release_path": r["path"],
             "schema": json.dumps(r["schema"], ensure_ascii=False),
         }))
-    data = (root / "datapackage.json").read_bytes()
+    data = read_file(root, "datapackage.json", f"the descriptor of {root}", MAX_DESCRIPTOR_BYTES)
     out.append(("datapackage.json", {
         "name": f"datapackage.json ({version})",
         "description": "Frictionless Data Package v2: metadata, table schemas and hashes of this release",
@@ -156,10 +177,12 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
     return out
 
 
-def _upload(client: CkanClient, package_id: str, file: Path, fields: dict[str, Any],
+def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: dict[str, Any],
             current: dict[str, Any] | None) -> None:
-    with open(file, "rb") as handle:
-        upload = {"upload": (file.name, handle, fields["mimetype"])}
+    """Upload one file of the release, opened without leaving its folder (see etl.safety)."""
+    limit = MAX_DESCRIPTOR_BYTES if path == "datapackage.json" else MAX_FILE_BYTES
+    with open_file(root, path, f"the file {path} of {root}", limit) as (handle, _size):
+        upload = {"upload": (Path(path).name, handle, fields["mimetype"])}
         data = {k: str(v) for k, v in fields.items()}
         if current is None:
             client.call("resource_create", {"package_id": package_id, **data}, files=upload)

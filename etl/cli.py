@@ -23,7 +23,8 @@ EXIT_OK, EXIT_INVALID, EXIT_INPUT, EXIT_PUBLISH = 0, 1, 2, 3
 EPILOG = """exit codes:
   0  success (published, already published with identical content, or a dry run that passed)
   1  the data is invalid (every failure listed), or the version exists with other content
-  2  the input cannot be read or parsed, is not the registered file, or the command was used wrongly
+  2  the input cannot be read or parsed, is not the registered file, or the command was used wrongly;
+     also a release (or raw/, or catalog) that refers outside its folder, holds a link, or exceeds a limit
   3  publishing failed (disk full, permissions, another build holds the catalog)
 On any non-zero exit the catalog is unchanged."""
 

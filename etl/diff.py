@@ -10,7 +10,7 @@ import polars as pl
 
 from etl import schemas
 from etl.errors import UsageError
-from etl.validate import read_csv, release_descriptor
+from etl.validate import read_csv, read_resource, release_descriptor
 
 # Where a value came from in the text moves with every edition; it is not a change of data.
 PROVENANCE = {"原文行番号"}
@@ -33,11 +33,16 @@ class TableDiff:
 
 def _tables(path: Path) -> dict[str, pl.DataFrame]:
     """Every table of a release, typed by its schema; a damaged table stops the diff (exit 2)."""
-    root, package = release_descriptor(path)
-    paths = {r.get("name"): r.get("path") for r in package["resources"] if r.get("path")}
+    root, package = release_descriptor(path)  # every path checked to stay inside the release
+    resources = {r.get("name"): r for r in package["resources"] if r.get("path")}
     tables = {}
-    for ts in (t for t in schemas.tables() if t.name in paths):
-        frame, results = read_csv(ts, root / paths[ts.name])
+    for ts in (t for t in schemas.tables() if t.name in resources):
+        try:
+            data = read_resource(root, resources[ts.name])
+        except OSError as exc:
+            raise UsageError(f"{path}: {resources[ts.name]['path']} of {ts.name} cannot be read ({exc.strerror}); "
+                             "run etl validate on it first.") from None
+        frame, results = read_csv(ts, data, resources[ts.name]["path"])
         broken = [r.message for r in results if not r.passed]
         if frame is None or broken:
             raise UsageError(f"{path}: {ts.name} cannot be read as published ({broken[0]}); "

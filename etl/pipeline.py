@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from frictionless import Package, system
+from frictionless import Package
 
 from etl import catalog, registry, schemas
 from etl.diff import diff_releases, render
@@ -15,6 +15,7 @@ from etl.errors import EtlError, LayoutError, PublishError, SourceError, UsageEr
 from etl.extract import extract
 from etl.publish import write_release
 from etl.report import CheckResult, Report, passed
+from etl.safety import check_catalog
 from etl.source import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
 from etl.validate import read_parquet, validate_dataset, validate_release
@@ -62,6 +63,7 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
     writes, verifies and compares the release in a temporary folder, and publishes nothing."""
     if version is not None:
         catalog.check_version(version)
+    check_catalog(out)  # a catalog holding links is refused before anything is read (again under the lock)
     ran = read_checked(Path(raw), allow_unregistered=dry_run)
     dataset = ran.dataset
     report = validate_dataset(dataset)
@@ -89,6 +91,7 @@ def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
     it in `exc.passed`, so that the report lists every check that ran."""
     results: list[CheckResult] = []
     try:
+        registry.check_document(raw)  # a link is refused before anything is read
         data = read_bytes(raw)  # a missing path, a folder or an empty file is reported as such first
         complete = registry.verify(raw, data, allow_unregistered)  # then a cut or changed file, before parsing
         results += [complete] if complete is not None else []
@@ -118,10 +121,10 @@ def _publish(out: Path, dataset: Dataset, version: str | None, dry_run: bool = F
 
 def verify_release(folder: Path) -> None:
     """Re-read the staged files as a consumer would; any failure means the writer is wrong."""
-    report = validate_release(folder)
+    report = validate_release(folder)  # also proves every path stays inside the folder (etl.safety)
     problems = [r.message for r in report.failures]
-    with system.use_context(trusted=True):
-        fl = Package(str(folder / "datapackage.json")).validate()
+    # Not trusted: frictionless then refuses absolute and '..' paths itself, on top of etl.safety.
+    fl = Package(str(folder / "datapackage.json")).validate()
     problems += [f"frictionless: {e.message}" for task in fl.tasks for e in task.errors][:20]
     problems += [f"frictionless: {e.message}" for e in fl.errors]
     if problems:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etl import safety
 from etl.errors import RegistrationError, SourceError, UsageError
 from etl.report import CheckResult, passed
 from etl.source import from_bytes, read_bytes
@@ -161,6 +162,7 @@ def _update(resources: list[dict[str, Any]], path: Path, replace: bool) -> Regis
     if path.name == MANIFEST or path.suffix.lower() != SUFFIX:
         raise UsageError(f"{path}: only source documents ({SUFFIX} files, as `etl build` reads them) are "
                          "registered.")
+    check_document(path)
     data = read_bytes(path)
     source = from_bytes(path, data)  # SourceError for an empty, binary or undecodable file
     previous = next((r for r in resources if r.get("path") == path.name), None)
@@ -215,16 +217,36 @@ def _record(path: Path) -> dict[str, Any] | None:
 
 
 def _load(manifest: Path) -> dict[str, Any]:
-    if not manifest.exists():
-        return {"$schema": PROFILE, "name": _name(manifest.parent.resolve().name or "sources"), "resources": []}
+    """The manifest, read without following a link, within the limits of a release's descriptor."""
     try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise RegistrationError(f"{manifest} cannot be read as JSON ({exc}). Restore it from git.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("resources", []), list) \
-            or not all(isinstance(r, dict) for r in data.get("resources", [])):
-        raise RegistrationError(f"{manifest} is not a data package (no list of resources). Restore it from git.")
+        safety.check_not_link(manifest.parent, f"the folder of {manifest}")
+        safety.check_not_link(manifest, str(manifest))
+        if not manifest.exists():
+            return {"$schema": PROFILE, "name": _name(manifest.parent.resolve().name or "sources"), "resources": []}
+        try:
+            data = safety.load_json(safety.read_file(manifest.parent, manifest.name, str(manifest),
+                                                     safety.MAX_DESCRIPTOR_BYTES), str(manifest))
+        except (OSError, ValueError) as exc:
+            raise RegistrationError(f"{manifest} cannot be read as JSON ({exc}). Restore it from git.") from None
+        if not isinstance(data, dict) or not isinstance(data.get("resources", []), list) \
+                or not all(isinstance(r, dict) for r in data.get("resources", [])):
+            raise RegistrationError(f"{manifest} is not a data package (no list of resources). Restore it from git.")
+        safety.check_descriptor_limits(data, str(manifest))
+        for r in data.get("resources", []):  # a record names a document beside the manifest, nothing else
+            if len(safety.path_parts(r.get("path"), f"the record {r.get('name')!r} in {manifest}")) != 1:
+                raise safety.UnsafeRelease(f"the record {r.get('name')!r} in {manifest} (path {r.get('path')!r}) "
+                                           "is refused: a record names a file in the manifest's own folder.")
+    except safety.UnsafeRelease as exc:
+        raise RegistrationError(f"{exc} Restore {manifest} from git.") from None
     return data
+
+
+def check_document(path: Path) -> None:
+    """A source document is a file of its own, not a link to one (checked before it is read)."""
+    try:
+        safety.check_not_link(Path(path), f"the source document {path}")
+    except safety.UnsafeRelease as exc:
+        raise SourceError(f"{exc} Register and build the file itself, not a link to it.") from None
 
 
 def _write_checked(manifest: Path, data: dict[str, Any], changed: list[Path]) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
+import io
 import re
 from pathlib import Path
 from typing import Any
 
-import pandera.polars as pa
+import pandera.polars as pandera
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from etl import schemas
+from etl import safety, schemas
 from etl.checks import run_invariants
 from etl.errors import UsageError
 from etl.publish import parquet_resource_name
@@ -46,7 +49,7 @@ def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame) -> list[CheckRe
     check = f"{ts.name}.schema"
     try:
         ts.pandera().validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except pandera.errors.SchemaErrors as exc:
         return [_schema_failure(ts, frame, check, case) for case in exc.failure_cases.to_dicts()]
     return [passed(check, ts.name)]
 
@@ -135,19 +138,33 @@ def foreign_key_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckRe
 
 
 def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
-    """The release folder and its datapackage.json, from either path."""
+    """The release folder and its datapackage.json, from either path.
+
+    Every resource's path is checked to stay inside the folder (see `etl.safety`) before any file
+    of the release is read; UnsafeRelease (exit 2) when one does not.
+    """
     path = Path(path)
-    file = path / "datapackage.json" if path.is_dir() else path
-    if not file.is_file():
-        raise UsageError(f"{path}: no datapackage.json here. Pass a release folder or its datapackage.json.")
+    safety.check_not_link(path, f"the release {path}")
+    root, name = (path, "datapackage.json") if path.is_dir() else (path.parent, path.name)
+    file = root / name
     try:
-        package = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = safety.read_file(root, name, f"the descriptor {file}", safety.MAX_DESCRIPTOR_BYTES)
+    except OSError:
+        raise UsageError(f"{path}: no datapackage.json here. Pass a release folder or its datapackage.json.") from None
+    try:
+        package = safety.load_json(data, str(file))
+    except ValueError as exc:
         raise UsageError(f"{file} is not valid JSON ({exc}).") from None
     resources = package.get("resources") if isinstance(package, dict) else None
     if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
         raise UsageError(f"{file} is not a data package: it needs a list of resources.")
-    return file.parent, package
+    unnamed = next((r.get("name") for r in resources if not isinstance(r.get("name"), str)), None)
+    if unnamed is not None or not all(isinstance(r.get("name"), str) for r in resources):
+        raise UsageError(f"{file} is not a data package: every resource needs a name (text), not {unnamed!r}.")
+    safety.check_descriptor_limits(package, str(file))
+    for r in resources:
+        safety.check_file(root, r.get("path"), f"resource {r.get('name')!r} of {file}")
+    return root, package
 
 
 def validate_release(path: Path) -> Report:
@@ -155,58 +172,74 @@ def validate_release(path: Path) -> Report:
     root, package = release_descriptor(path)
     report = Report()
     csv_tables: Tables = {}
+    files: dict[str, bytes] = {}  # each file read once: the bytes hashed are the bytes parsed
     for resource in package.get("resources", []):
-        report.add(_integrity(root, resource))
+        data, results = _integrity(root, resource)
+        report.add(results)
+        if data is not None:
+            files[resource["path"]] = data
     by_name = {r.get("name"): r for r in package.get("resources", [])}
     for ts in schemas.tables():
         csv_res, pq_res = by_name.get(ts.name), by_name.get(parquet_resource_name(ts.name))
-        if csv_res is None or pq_res is None or not (root / csv_res.get("path", "")).is_file():
+        if csv_res is None or pq_res is None or csv_res.get("path") not in files:
             report.add(failed(f"{ts.name}.files", ts.name, f"the CSV or Parquet resource of {ts.name} is missing."))
             continue
-        frame, results = read_csv(ts, root / csv_res["path"])
+        frame, results = read_csv(ts, files[csv_res["path"]], csv_res["path"])
         report.add(results)
         if frame is None:  # not even the columns are there: reported above, nothing more to check
             continue
-        report.add(_parquet_matches(ts, root / pq_res.get("path", ""), frame))
+        report.add(_parquet_matches(ts, files.get(pq_res.get("path")), pq_res.get("path"), frame))
         csv_tables[ts.name] = frame
     report.add(validate_tables(csv_tables))
     return report
 
 
-def _integrity(root: Path, resource: dict[str, Any]) -> list[CheckResult]:
+def read_resource(root: Path, resource: dict[str, Any]) -> bytes:
+    """The bytes of one resource of a release, read without leaving the release folder."""
+    return safety.read_file(root, resource.get("path"), f"resource {resource.get('name')!r}")
+
+
+def _integrity(root: Path, resource: dict[str, Any]) -> tuple[bytes | None, list[CheckResult]]:
     name = resource.get("name", "?")
     check = f"{name}.integrity"
-    file = root / resource.get("path", "")
-    if not file.is_file():
-        return [failed(check, name, f"{resource.get('path')} is listed in datapackage.json but missing.")]
-    data = file.read_bytes()
+    try:
+        data = read_resource(root, resource)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None, [failed(check, name, f"{resource.get('path')} is listed in datapackage.json but missing.")]
+        return None, [failed(check, name, f"{resource.get('path')} cannot be read ({exc.strerror}).")]
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     out = []
     size = resource.get("bytes", resource.get("x-bytes"))
+    label = Path(resource["path"]).name
     if size != len(data):
-        out.append(failed(check, name, f"{file.name} has {len(data)} bytes, datapackage.json says "
+        out.append(failed(check, name, f"{label} has {len(data)} bytes, datapackage.json says "
                           f"{size}.", field="bytes", expected=size, actual=len(data)))
     if resource.get("hash") != digest:
-        out.append(failed(check, name, f"{file.name} has hash {digest}, datapackage.json says {resource.get('hash')}: "
+        out.append(failed(check, name, f"{label} has hash {digest}, datapackage.json says {resource.get('hash')}: "
                           "the file was changed after publishing.", field="hash",
                           expected=resource.get("hash"), actual=digest))
-    return out or [passed(check, name)]
+    return data, out or [passed(check, name)]
 
 
-def read_csv(ts: schemas.TableSchema, file: Path) -> tuple[pl.DataFrame | None, list[CheckResult]]:
-    """Read a published CSV as text, then type it by the schema; bad cells are reported, not fatal.
+def read_csv(ts: schemas.TableSchema, data: bytes, path: str) -> tuple[pl.DataFrame | None, list[CheckResult]]:
+    """Read a published CSV (its bytes, and its path in the release) as text, then type it by the
+    schema; bad cells are reported, not fatal.
 
     The frame is None when the file cannot be read as CSV with the schema's columns at all.
+    UnsafeRelease when it exceeds a limit of `etl.safety` (checked before polars sees it).
     """
     check = f"{ts.name}.types"
+    safety.check_csv_limits(data, f"resource {ts.name!r}", path)
+    name = Path(path).name
     try:
-        text = pl.read_csv(file, infer_schema=False, empty_string_is_null=False)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        return None, [failed(check, ts.name, f"{file.name} is not readable CSV: {exc}")]
+        text = pl.read_csv(data, infer_schema=False, empty_string_is_null=False)
+    except pl.exceptions.PolarsError as exc:
+        return None, [failed(check, ts.name, f"{name} is not readable CSV: {exc}")]
     text = text.rename(lambda c: c.lstrip("\ufeff"))
     missing = [n for n in ts.field_names if n not in text.columns]
     if missing:
-        return None, [failed(check, ts.name, f"{file.name} lacks columns {missing}.", expected=ts.field_names,
+        return None, [failed(check, ts.name, f"{name} lacks columns {missing}.", expected=ts.field_names,
                              actual=text.columns)]
     typed = text.with_columns(_cast(f["name"], f["type"]) for f in ts.fields)
     out = []
@@ -233,24 +266,38 @@ def _cast(name: str, kind: str) -> pl.Expr:
     return pl.when(empty).then(None).otherwise(value).alias(name)
 
 
-def read_parquet(file: Path) -> pl.DataFrame:
-    """pl.read_parquet, with every way a damaged file can fail turned into ValueError.
+def read_parquet(file: Path | bytes, label: str = "") -> pl.DataFrame:
+    """A Parquet file as a polars frame, with every way a damaged file can fail turned into ValueError.
 
-    A corrupt file can make polars' Rust reader panic, which surfaces as pyo3's PanicException,
-    a BaseException rather than an Exception.
+    The metadata's claims are checked against the limits of `etl.safety` first (UnsafeRelease).
+    pyarrow reads it, not polars: on damaged bytes polars' Rust reader panics (printing a Rust
+    backtrace, then raising pyo3's PanicException, a BaseException), where pyarrow raises. The
+    file's metadata is dropped before the frame is handed to polars, for the same reason.
     """
+    data = file if isinstance(file, bytes) else Path(file).read_bytes()
+    label = label or (file.name if isinstance(file, Path) else "parquet")
+    safety.check_parquet_limits(data, f"resource {label!r}", label)
     try:
-        return pl.read_parquet(file)
+        table = pq.read_table(io.BytesIO(data))
+        table.validate(full=True)  # e.g. strings that are not UTF-8, which the reader does not check
+        frame = pl.from_arrow(pa.table(table.columns, names=table.schema.names))
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - see docstring
         raise ValueError(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if not isinstance(frame, pl.DataFrame):
+        raise ValueError("it holds no table")
+    return frame
 
 
-def _parquet_matches(ts: schemas.TableSchema, file: Path, csv_frame: pl.DataFrame) -> list[CheckResult]:
+def _parquet_matches(ts: schemas.TableSchema, data: bytes | None, path: str | None,
+                     csv_frame: pl.DataFrame) -> list[CheckResult]:
     check = f"{ts.name}.parquet_matches_csv"
+    file = Path(path or "?")
+    if data is None:
+        return [failed(check, ts.name, f"{file.name} is missing or unreadable, so it was not compared with the CSV.")]
     try:
-        frame = read_parquet(file)
+        frame = read_parquet(data, str(path))
     except ValueError as exc:
         return [failed(check, ts.name, f"{file.name} is not readable Parquet: {exc}")]
     if frame.schema != pl.Schema(ts.polars_schema()):

@@ -52,7 +52,8 @@ def test_datapackage_embeds_the_schema_files(published: Path, ts: schemas.TableS
 
 def _counts() -> pl.DataFrame:
     ts = schemas.table("agreement_counts")
-    return read_csv(ts, GOLDEN / "072036_agreement_counts.csv")[0]
+    file = GOLDEN / "072036_agreement_counts.csv"
+    return read_csv(ts, file.read_bytes(), file.name)[0]
 
 
 @pytest.mark.parametrize(
