@@ -25,6 +25,7 @@ input: any exception it raises, and any PDF that takes too long or has too many 
 from __future__ import annotations
 
 import io
+import logging
 import signal
 import statistics
 import threading
@@ -54,7 +55,8 @@ def is_pdf(data: bytes) -> bool:
 def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
     """The document's lines, the page of each line, and the number of pages."""
     pages = _pages(data, name)
-    rows = [[r for r in _rows(chars)] for chars in pages]
+    _check_mapped(pages, name)
+    rows = [_rows(chars) for chars in pages]
     if not any(rows):
         raise SourceError(
             f"{name} is a PDF without a text layer ({len(pages)} page(s) of images only, e.g. a scan): "
@@ -78,10 +80,28 @@ def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...]
     return tuple(lines), tuple(page_of), len(pages)
 
 
+def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
+    """Every character must say which Unicode character it draws; pdfminer writes '(cid:N)' for one
+    that does not (a damaged font or ToUnicode map, or a PDF made so that its text cannot be copied)."""
+    unmapped = [(n, c) for n, chars in enumerate(pages, start=1) for c in chars if c["text"].startswith("(cid:")]
+    if unmapped:
+        total = sum(len(chars) for chars in pages)
+        raise SourceError(
+            f"{name} is a damaged PDF or one whose text cannot be copied: {len(unmapped)} of its {total} "
+            f"characters (the first on page {unmapped[0][0]}) do not say which character they draw, so its text "
+            "would be read wrongly. Download the city's PDF again; if it stays so, extract its text with "
+            "another tool (or OCR), check it against the PDF and build the text instead."
+        )
+
+
 def _pages(data: bytes, name: str) -> list[list[dict[str, Any]]]:
     """Every page's characters, as pdfplumber gives them; SourceError for anything unreadable."""
     import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    # pdfminer logs every oddity it works around (e.g. a font without a bounding box); the
+    # steward sees our one message, or none when the text was read.
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
     try:
         with _deadline(MAX_SECONDS), pdfplumber.open(io.BytesIO(data)) as pdf:
