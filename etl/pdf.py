@@ -25,6 +25,7 @@ input: any exception it raises, and any PDF that takes too long or has too many 
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import signal
 import statistics
@@ -32,7 +33,6 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from etl.errors import SourceError
@@ -171,7 +171,7 @@ def _rows(chars: list[dict[str, Any]]) -> list[tuple[float, str]]:
 def _text(row: list[dict[str, Any]]) -> str:
     row = sorted(row, key=lambda c: c["x0"])
     out = [_printed(row[0]["text"])]
-    for prev, c in zip(row, row[1:]):
+    for prev, c in itertools.pairwise(row):
         if c["x0"] - prev["x1"] > CELL_GAP * max(prev["size"], c["size"]):
             out.append(" ")
         out.append(_printed(c["text"]))
@@ -190,7 +190,7 @@ def _printed(text: str) -> str:
 
 def _pitch(rows: list[list[tuple[float, str]]]) -> float:
     """The line pitch: the most common distance between two consecutive rows of a page."""
-    gaps = [round(b[0] - a[0], 1) for page in rows for a, b in zip(page, page[1:]) if b[0] > a[0]]
+    gaps = [round(b[0] - a[0], 1) for page in rows for a, b in itertools.pairwise(page) if b[0] > a[0]]
     if not gaps:
         return 1.0
     return statistics.mode(gaps) or 1.0

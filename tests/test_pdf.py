@@ -16,14 +16,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, snapshot, write_doc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, snapshot, write_doc
 from etl.cli import main
 
 sys.path.insert(0, str(REPO / "tools"))
-import facsimile  # noqa: E402
+import facsimile
 
 PUBLISHED = REPO / "published" / DATASET / VERSION
 PDF_NAME = REAL.with_suffix(".pdf").name
@@ -62,8 +62,8 @@ def _pdf(folder: Path, name: str, lines: list[str], producer: str = "reportlab")
 def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Every PDF the tests read, made once: the real text by both producers, the next edition, the
     broken variants, a foreign document, and the refusals made from the real facsimile."""
-    from pypdf import PdfWriter
     import pypdfium2
+    from pypdf import PdfWriter
 
     folder = tmp_path_factory.mktemp("facsimiles")
     lines = real_lines()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import itertools
 import re
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def paginate(lines: list[str]) -> list[Page]:
         if flat:
             after_header = header
     # blank lines that end a page open the next one (a PDF shows no blank at a page's foot)
-    for prev, page in zip(pages, pages[1:]):
+    for prev, page in itertools.pairwise(pages):
         while prev and not prev[-1].strip():
             page.insert(0, prev.pop())
     return [Page(p) for p in pages]
@@ -229,7 +230,7 @@ def with_chromium(lines: list[str], out: Path, chromium: str | None = None) -> N
             flags = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-extensions", f"--user-data-dir={Path(tmp) / 'profile'}")
-            done = subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=120)
+            done = subprocess.run([chromium, *flags, *args], check=False, capture_output=True, text=True, timeout=120)
         if done.returncode != 0 or not out.exists():
             raise RuntimeError(f"chromium could not print {page}: {done.stderr.strip()[-500:]}")
 
