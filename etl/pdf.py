@@ -43,8 +43,8 @@ CELL_GAP = 0.8  # font sizes of horizontal white space that separate two cells
 MAGIC = b"%PDF-"
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm; a BaseException, so that no `except Exception` inside the parser eats it."""
 
 
 def is_pdf(data: bytes) -> bool:
@@ -189,11 +189,13 @@ def _printed(text: str) -> str:
 
 
 def _pitch(rows: list[list[tuple[float, str]]]) -> float:
-    """The line pitch: the most common distance between two consecutive rows of a page."""
+    """The line pitch: the most common distance between two consecutive rows of a page, among the
+    shortest ones (a document where blank lines are as common as text still has the text's pitch
+    between two lines of one paragraph; only that shortest distance says what one line is)."""
     gaps = [round(b[0] - a[0], 1) for page in rows for a, b in itertools.pairwise(page) if b[0] > a[0]]
     if not gaps:
         return 1.0
-    return statistics.mode(gaps) or 1.0
+    return statistics.mode(g for g in gaps if g < 1.5 * min(gaps)) or 1.0
 
 
 # CJK Radicals Supplement characters that Japanese fonts draw with the glyph of a unified ideograph

@@ -246,3 +246,44 @@ def test_mutated_or_truncated_pdf_never_crashes(pdfs: dict[str, bytes], capfd: p
         code, out, err = _build(capfd, "--raw", raw, "--out", catalog, "--dry-run")
         assert code in {1, 2} and err.strip(), out + err  # one page is never the whole document
         assert snapshot(catalog) == {}
+
+
+# ── the geometric reader, on its own ─────────────────────────────────────────────────────
+
+
+_WORD = st.text(alphabet="郡山市連携協定あいうえおアイウエオｱｲｳｴｵﾊﾟｰﾄﾅｰ・、（）0123456789ABCxyz-‐※▶", min_size=1, max_size=12)
+_LINE = st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=4).map(" ".join))
+
+
+@settings(deadline=None, max_examples=15)
+@given(lines=st.lists(_LINE, min_size=2, max_size=60).filter(
+    lambda ls: ls[0] != "" and any(a and b for a, b in zip(ls, ls[1:]))))  # a paragraph shows the pitch
+def test_reader_gives_back_the_lines_a_facsimile_prints(tmp_path_factory: pytest.TempPathFactory,
+                                                        lines: list[str]) -> None:
+    """Any lines (cells, blank lines, half-width katakana) printed on a page read back as the same
+    numbered lines: rows by baseline, cells by wide gaps, blank lines by the pitch (which two lines
+    of one paragraph show)."""
+    from etl.pdf import read_lines
+
+    folder = tmp_path_factory.mktemp("reader")
+    data = _pdf(folder, "doc", lines)
+    read, pages, count = read_lines(data, "doc.pdf")
+    last = max(i for i, t in enumerate(lines) if t) + 1  # a page shows no blank lines at its foot
+    assert list(read) == lines[:last]
+    assert list(pages) == sorted(pages) and count == max(pages)  # a line like 「2 …」 may open a page
+
+
+def test_a_pdf_that_reads_too_long_or_has_too_many_pages_is_refused(
+    pdfs: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser is stopped by a time limit and a page limit, each a SourceError saying so."""
+    from etl import pdf
+    from etl.errors import SourceError
+
+    monkeypatch.setattr(pdf, "MAX_SECONDS", 0.001)
+    with pytest.raises(SourceError, match="took more than"):
+        pdf.read_lines(pdfs["reportlab"], "slow.pdf")
+    monkeypatch.setattr(pdf, "MAX_SECONDS", 30)
+    monkeypatch.setattr(pdf, "MAX_PAGES", 2)
+    with pytest.raises(SourceError, match="has 3 pages"):
+        pdf.read_lines(pdfs["reportlab"], "long.pdf")
