@@ -9,6 +9,7 @@ session (reportlab in-process, Chromium once for the real text and once for the 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import shutil
 import sys
@@ -257,7 +258,7 @@ _LINE = st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=4).map(" ".j
 
 @settings(deadline=None, max_examples=15)
 @given(lines=st.lists(_LINE, min_size=2, max_size=60).filter(
-    lambda ls: ls[0] != "" and any(a and b for a, b in zip(ls, ls[1:]))))  # a paragraph shows the pitch
+    lambda ls: ls[0] != "" and any(a and b for a, b in itertools.pairwise(ls))))  # a paragraph shows the pitch
 def test_reader_gives_back_the_lines_a_facsimile_prints(tmp_path_factory: pytest.TempPathFactory,
                                                         lines: list[str]) -> None:
     """Any lines (cells, blank lines, half-width katakana) printed on a page read back as the same
