@@ -122,12 +122,16 @@ def _pages(data: bytes, name: str) -> list[list[dict[str, Any]]]:
                           "Download the city's PDF again; a file cut short in transfer reads like this.") from None
 
 
-def _encrypted(exc: BaseException, kinds: tuple[type, ...]) -> bool:
-    while exc is not None:
+def _encrypted(exc: BaseException | None, kinds: tuple[type, ...]) -> bool:
+    """Whether pdfminer's error, however pdfplumber wrapped it (as cause or first argument), is one
+    of `kinds`; a few links deep at most, since a chain of exceptions can loop."""
+    for _ in range(8):
+        if exc is None:
+            return False
         if isinstance(exc, kinds):
             return True
-        exc = exc.__cause__ or exc.__context__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
-                                                   else None)
+        wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__cause__ or wrapped or exc.__context__
     return False
 
 
@@ -137,7 +141,7 @@ def _short(exc: BaseException) -> str:
 
 
 @contextmanager
-def _deadline(seconds: int) -> Iterator[None]:
+def _deadline(seconds: float) -> Iterator[None]:
     """SIGALRM after `seconds` when running in the main thread (the CLI); elsewhere, no limit."""
     if threading.current_thread() is not threading.main_thread():
         yield
