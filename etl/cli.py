@@ -168,7 +168,8 @@ def _register(args: argparse.Namespace) -> int:
         if not done.changed:
             print(f"{done.path}: already registered ({r['bytes']} bytes, {r['hash']}); nothing to do.")
         elif done.previous is None:
-            print(f"{done.path}: registered ({r['bytes']} bytes, {r.get('encoding') or r['format'].upper()}, {r['hash']}).")
+            kind = r.get("encoding") or r["format"].upper()  # a PDF has no text encoding
+            print(f"{done.path}: registered ({r['bytes']} bytes, {kind}, {r['hash']}).")
         else:
             print(f"{done.path}: record replaced (was {done.previous.get('bytes')} bytes, "
                   f"{done.previous.get('hash')}; now {r['bytes']} bytes, {r['hash']}).")

@@ -39,8 +39,8 @@ def newest_document(raw_dir: Path) -> Path:
 
 def selection_note(raw_dir: Path, chosen: Path) -> str | None:
     """What a steward should know about the default choice: the texts of its date left aside."""
-    others = [p for p in _documents(raw_dir) if _date_of(p) == _date_of(chosen) and p != chosen]
-    if not others:
+    others = [p for p in _documents(raw_dir) if _date_of(p) == _date_of(chosen) and p.suffix.lower() != ".pdf"]
+    if chosen.suffix.lower() != ".pdf" or not others:
         return None
     return (f"{chosen} was chosen over {', '.join(map(str, others))} of the same date: the PDF is the city's "
             "document as published. Pass --raw FILE to build another.")
@@ -71,7 +71,7 @@ def _from_source(source: SourceText) -> Dataset:
     try:
         raw = extract(source)
     except LayoutError as exc:
-        if exc.line and source.pages and not exc.page:  # a PDF's errors name the page too
+        if exc.line and 0 < exc.line <= len(source.pages) and not exc.page:  # a PDF's errors name the page
             raise LayoutError(exc.bare, exc.line, source.pages[exc.line - 1]) from None
         raise
     city = schemas.municipality()["市区町村名"]

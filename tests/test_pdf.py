@@ -47,7 +47,8 @@ BROKEN = [
     ("sub-amount above budget", lambda l: edit(l, 115, "5,449千円", "17,096千円"),
      "initiatives.sub_amount_within_budget", ["取組ID 3", "17096", "17095", "line 106, page 2"]),
     ("unknown partner in section 3", lambda l: edit(l, 275, "FSGｶﾚｯｼﾞﾘｰｸﾞ", "FSG"),
-     "partnership_activities.partner_resolution", ["学校法人国際総合学園FSG", "line 275, page 3", "matches no partner"]),
+     "partnership_activities.partner_resolution",
+     ["学校法人国際総合学園FSG", "line 275, page 3", "matches no partner"]),
 ]
 
 
@@ -252,7 +253,8 @@ def test_mutated_or_truncated_pdf_never_crashes(pdfs: dict[str, bytes], capfd: p
 # ── the geometric reader, on its own ─────────────────────────────────────────────────────
 
 
-_WORD = st.text(alphabet="郡山市連携協定あいうえおアイウエオｱｲｳｴｵﾊﾟｰﾄﾅｰ・、（）0123456789ABCxyz-‐※▶", min_size=1, max_size=12)
+_WORD = st.text(alphabet="郡山市連携協定あいうえおアイウエオｱｲｳｴｵﾊﾟｰﾄﾅｰ・、（）0123456789ABCxyz-‐※▶",
+                min_size=1, max_size=12)
 _LINE = st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=4).map(" ".join))
 
 
