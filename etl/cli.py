@@ -38,7 +38,8 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     b = sub.add_parser("build", help="extract, validate and publish one release into the catalog")
-    b.add_argument("--raw", type=Path, help="source document (default: the newest raw/*.txt)")
+    b.add_argument("--raw", type=Path, help="source document, the city's PDF or a text of it (default: the newest "
+                        "raw/*.pdf or raw/*.txt by the date in its name; for one date the PDF)")
     b.add_argument("--out", type=Path, default=Path("published"), help="catalog folder (default: published/)")
     b.add_argument("--version", help="publish under this version name instead of the as-of date")
     b.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
@@ -49,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
                        description="Writes the file's bytes and hash into datapackage.json in its folder (a "
                                    "Frictionless data package). `etl build` refuses a document that no longer "
                                    "matches its record, or that has none.")
-    r.add_argument("files", type=Path, nargs="+", metavar="FILE", help="source document(s), e.g. raw/*.txt")
+    r.add_argument("files", type=Path, nargs="+", metavar="FILE", help="source document(s), e.g. raw/*.pdf")
     r.add_argument("--replace", action="store_true",
                    help="overwrite the record of one file that has changed (a corrected extraction)")
     v = sub.add_parser("validate", help="re-validate a published release from its files")
@@ -105,6 +106,9 @@ def _build(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"--report {args.report}: cannot be replaced ({exc.strerror}).") from None
     raw = args.raw or pipeline.newest_document(Path("raw"))
+    args.selected = None if args.raw else pipeline.selection_note(Path("raw"), raw)
+    if args.selected:
+        print(f"etl build: {args.selected}", file=sys.stderr)
     try:
         result = pipeline.build(raw, args.out, args.version, args.dry_run)
     except EtlError as exc:
@@ -148,6 +152,8 @@ def _finish(report, raw: Path, args: argparse.Namespace) -> None:
     registered = any(r.check == CHECK and r.passed for r in report.results)
     report.outcome["source_registered"] = registered
     report.outcome["dry_run"] = args.dry_run
+    if getattr(args, "selected", None):  # the default document was a PDF beside a text of its date
+        report.outcome["source_selection"] = args.selected
     read = any(r.check == "source.readable" and r.passed for r in report.results)
     if read and not any(r.check == CHECK for r in report.results):  # a dry run of an unregistered file
         print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
@@ -163,7 +169,8 @@ def _register(args: argparse.Namespace) -> int:
         if not done.changed:
             print(f"{done.path}: already registered ({r['bytes']} bytes, {r['hash']}); nothing to do.")
         elif done.previous is None:
-            print(f"{done.path}: registered ({r['bytes']} bytes, {r['encoding']}, {r['hash']}).")
+            kind = r.get("encoding") or r["format"].upper()  # a PDF has no text encoding
+            print(f"{done.path}: registered ({r['bytes']} bytes, {kind}, {r['hash']}).")
         else:
             print(f"{done.path}: record replaced (was {done.previous.get('bytes')} bytes, "
                   f"{done.previous.get('hash')}; now {r['bytes']} bytes, {r['hash']}).")

@@ -28,9 +28,9 @@ class LayoutError(EtlError):
 
     check = "source.layout"
 
-    def __init__(self, message: str, line: int | None = None):
-        self.line = line
-        where = f"line {line}: " if line else ""
+    def __init__(self, message: str, line: int | None = None, page: int | None = None):
+        self.line, self.page, self.bare = line, page, message
+        where = (f"line {line} (page {page}): " if page else f"line {line}: ") if line else ""
         super().__init__(where + message)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from frictionless import Package
@@ -31,13 +31,34 @@ class BuildResult:
 
 
 def newest_document(raw_dir: Path) -> Path:
-    """The raw document with the latest date in its file name (…-YYYY-MM-DD.txt)."""
+    """The raw document with the latest date in its file name (…-YYYY-MM-DD.pdf or .txt).
+
+    For one date the PDF wins over a text: it is the city's document as published, the text only
+    an extraction of it (see `selection_note`)."""
+    return _documents(raw_dir)[-1]
+
+
+def selection_note(raw_dir: Path, chosen: Path) -> str | None:
+    """What a steward should know about the default choice: the texts of its date left aside."""
+    others = [p for p in _documents(raw_dir) if _date_of(p) == _date_of(chosen) and p.suffix.lower() != ".pdf"]
+    if chosen.suffix.lower() != ".pdf" or not others:
+        return None
+    return (f"{chosen} was chosen over {', '.join(map(str, others))} of the same date: the PDF is the city's "
+            "document as published. Pass --raw FILE to build another.")
+
+
+def _documents(raw_dir: Path) -> list[Path]:
     if not raw_dir.is_dir():
         raise UsageError(f"{raw_dir}/ not found: pass --raw FILE or run from the repository root.")
-    docs = sorted(raw_dir.glob("*.txt"), key=lambda p: (_DATED.findall(p.name)[-1:] or [""], p.name))
+    docs = [p for p in raw_dir.iterdir() if p.suffix.lower() in registry.SUFFIXES and p.is_file()]
+    docs.sort(key=lambda p: (_date_of(p), p.suffix.lower() == ".pdf", p.name))
     if not docs:
-        raise UsageError(f"no source document (*.txt) in {raw_dir}/.")
-    return docs[-1]
+        raise UsageError(f"no source document (*.pdf or *.txt) in {raw_dir}/.")
+    return docs
+
+
+def _date_of(path: Path) -> str:
+    return (_DATED.findall(path.name)[-1:] or [""])[0]
 
 
 def load(path: Path) -> Dataset:
@@ -48,7 +69,12 @@ def load(path: Path) -> Dataset:
 
 
 def _from_source(source: SourceText) -> Dataset:
-    raw = extract(source)
+    try:
+        raw = extract(source)
+    except LayoutError as exc:
+        if exc.line and 0 < exc.line <= len(source.pages) and not exc.page:  # a PDF's errors name the page
+            raise LayoutError(exc.bare, exc.line, source.pages[exc.line - 1]) from None
+        raise
     city = schemas.municipality()["市区町村名"]
     if city not in raw.text:
         raise LayoutError(f"the document never mentions {city}: is it another municipality's document?")
@@ -66,7 +92,7 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
     check_catalog(out)  # a catalog holding links is refused before anything is read (again under the lock)
     ran = read_checked(Path(raw), allow_unregistered=dry_run)
     dataset = ran.dataset
-    report = validate_dataset(dataset)
+    report = with_pages(validate_dataset(dataset), ran.source)
     report.results[:0] = ran.results
     if not report.valid:
         return BuildResult(report, dataset)
@@ -82,6 +108,7 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
 class SourceChecks:
     dataset: Dataset
     results: list[CheckResult]
+    source: SourceText | None = None
 
 
 def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
@@ -96,14 +123,32 @@ def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
         complete = registry.verify(raw, data, allow_unregistered)  # then a cut or changed file, before parsing
         results += [complete] if complete is not None else []
         source = from_bytes(raw, data)
-        results.append(passed(SourceError.check, "source", label=raw.name, actual=source.encoding))
+        results.append(passed(SourceError.check, "source", label=raw.name, actual=source.described()))
         dataset = _from_source(source)
         results.append(passed(LayoutError.check, "source", label=raw.name,
                               actual=f"{len(source.lines)} lines"))
     except EtlError as exc:
         exc.passed = results
         raise
-    return SourceChecks(dataset, results)
+    return SourceChecks(dataset, results, source)
+
+
+_LINE_IN_PARENS = re.compile(r"\(line (\d+)\)")
+_LINE = re.compile(r"\bline (\d+)\b(?!,? \(?page)")
+
+
+def with_pages(report: Report, source: SourceText | None) -> Report:
+    """In a PDF's report, every 'line N' of a failure says its page too: 'line N (page P)'."""
+    if source is None or not source.pages:
+        return report
+
+    def paged(text: str) -> str:
+        text = _LINE_IN_PARENS.sub(lambda m: "(" + source.where(int(m[1])).replace(" (", ", ")[:-1] + ")", text)
+        return _LINE.sub(lambda m: source.where(int(m[1])), text)
+
+    report.results = [r if r.passed else replace(r, message=paged(r.message), label=paged(r.label))
+                      for r in report.results]
+    return report
 
 
 def _publish(out: Path, dataset: Dataset, version: str | None, dry_run: bool = False) -> catalog.Outcome:

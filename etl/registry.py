@@ -29,7 +29,7 @@ from etl.source import from_bytes, read_bytes
 MANIFEST = "datapackage.json"
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 CHECK = "source.registered"
-SUFFIX = ".txt"  # what `etl build` takes as a document (raw/*.txt)
+SUFFIXES = (".pdf", ".txt")  # what `etl build` takes as a document: the city's PDF, or a text of it
 _HASH = re.compile(r"sha256:[0-9a-f]{64}")
 _NAME_CHARS = re.compile(r"[^-a-z0-9._]+")  # frictionless' pattern for resource names
 
@@ -159,20 +159,17 @@ def register(paths: Sequence[Path], replace: bool = False) -> list[Registration]
 
 
 def _update(resources: list[dict[str, Any]], path: Path, replace: bool) -> Registration:
-    if path.name == MANIFEST or path.suffix.lower() != SUFFIX:
-        raise UsageError(f"{path}: only source documents ({SUFFIX} files, as `etl build` reads them) are "
+    if path.name == MANIFEST or path.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"{path}: only source documents (.pdf or .txt files, as `etl build` reads them) are "
                          "registered.")
     check_document(path)
     data = read_bytes(path)
-    source = from_bytes(path, data)  # SourceError for an empty, binary or undecodable file
+    source = from_bytes(path, data)  # SourceError for an empty, binary, undecodable or unreadable file
     previous = next((r for r in resources if r.get("path") == path.name), None)
     resource = {
         "name": (previous or {}).get("name") or _unique_name(path, resources),
         "path": path.name,
-        "format": "txt",
-        "mediatype": "text/plain",
-        # the encoding it was read in, for other readers; the hash is what the build checks
-        "encoding": "utf-8" if source.encoding == "utf-8-sig" else source.encoding,
+        **_format(source),
         **_describe_bytes(data),
     }
     if previous is None:
@@ -187,6 +184,15 @@ def _update(resources: list[dict[str, Any]], path: Path, replace: bool) -> Regis
         )
     previous.update(resource)
     return Registration(path, dict(previous), old)
+
+
+def _format(source) -> dict[str, str]:
+    """A PDF is bytes; a text also records the encoding it was read in, for other readers (the
+    hash is what the build checks)."""
+    if source.is_pdf:
+        return {"format": "pdf", "mediatype": "application/pdf"}
+    return {"format": "txt", "mediatype": "text/plain",
+            "encoding": "utf-8" if source.encoding == "utf-8-sig" else source.encoding}
 
 
 def _describe_bytes(data: bytes) -> dict[str, Any]:
@@ -265,7 +271,7 @@ def _write_checked(manifest: Path, data: dict[str, Any], changed: list[Path]) ->
             problems = _frictionless_errors(path, record, manifest=tmp)
             if problems:
                 raise RegistrationError(f"{path}: frictionless cannot check this file ({'; '.join(problems)}). "
-                                        "Give it a plain name: letters, digits, '-' and '.', ending in .txt.")
+                                        "Give it a plain name: letters, digits, '-' and '.', ending in .pdf or .txt.")
         os.replace(tmp, manifest)
     except OSError as exc:
         raise SourceError(f"{manifest} could not be written ({exc.strerror}); it is unchanged.") from None

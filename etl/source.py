@@ -1,4 +1,8 @@
-"""Reading the source document: bytes → lines of text, whatever the encoding and line endings."""
+"""Reading the source document: bytes → numbered lines, from a PDF or a text in any encoding.
+
+A PDF (the city's document as published) is read by `etl.pdf`, which rebuilds its lines by
+geometry and keeps the page of each; a text edition is decoded here.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 from etl.errors import SourceError
 
+PDF = "pdf"  # SourceText.encoding of a document read from a PDF
 # Encodings the city's files arrive in, tried in this order after the BOM check.
 ENCODINGS = ("utf-8", "cp932")
 # C0 controls other than tab, LF, CR and form feed never occur in a text document.
@@ -20,11 +25,26 @@ class SourceText:
     """The decoded document: one string per line (1-based via `line(n)`), and where it came from."""
 
     path: Path
-    encoding: str
+    encoding: str  # "pdf" for a PDF
     lines: tuple[str, ...]
+    pages: tuple[int, ...] = ()  # a PDF's page of each line (same length as lines); () for a text
 
     def line(self, number: int) -> str:
         return self.lines[number - 1]
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.encoding == PDF
+
+    def where(self, number: int) -> str:
+        """How a message names line `number`: 'line N', or 'line N (page P)' in a PDF."""
+        if self.pages and 1 <= number <= len(self.pages):
+            return f"line {number} (page {self.pages[number - 1]})"
+        return f"line {number}"
+
+    def described(self) -> str:
+        """What was read, for the report: the encoding, or the PDF's pages."""
+        return f"PDF, {max(self.pages, default=0)} pages" if self.is_pdf else self.encoding
 
 
 def read_source(path: Path) -> SourceText:
@@ -33,23 +53,32 @@ def read_source(path: Path) -> SourceText:
 
 
 def from_bytes(path: Path, data: bytes) -> SourceText:
-    """Decode the bytes read from `path` (see `decode`)."""
-    encoding, text = decode(data, Path(path).name)
+    """The lines of the bytes read from `path`: a PDF's by `etl.pdf`, a text's by `decode`."""
+    from etl import pdf
+
+    path = Path(path)
+    if pdf.is_pdf(data):
+        lines, pages, _ = pdf.read_lines(data, path.name)
+        return SourceText(path=path, encoding=PDF, lines=lines, pages=pages)
+    if path.suffix.lower() == ".pdf":
+        raise SourceError(f"{path.name} is named .pdf but is not a PDF (it does not start with %PDF-). "
+                          "Download the city's PDF again.")
+    encoding, text = decode(data, path.name)
     return SourceText(path=Path(path), encoding=encoding, lines=split_lines(text))
 
 
 def read_bytes(path: Path) -> bytes:
     """The file's bytes; SourceError for a missing path, a folder, an unreadable or empty file."""
     if not path.exists():
-        raise SourceError(f"{path}: no such file. Pass the path of a source document (raw/*.txt).")
+        raise SourceError(f"{path}: no such file. Pass the path of a source document (raw/*.pdf or raw/*.txt).")
     if path.is_dir():
-        raise SourceError(f"{path} is a folder, not a source document. Pass the .txt file itself.")
+        raise SourceError(f"{path} is a folder, not a source document. Pass the .pdf or .txt file itself.")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read ({exc.strerror}).") from None
     if not data.strip():
-        raise SourceError(f"{path} is empty. Re-extract the text from the city's PDF.")
+        raise SourceError(f"{path} is empty. Download the city's PDF again (or re-extract its text).")
     return data
 
 

@@ -79,10 +79,10 @@ def cut_named(cut: bytes, err: str) -> bool:
 
 
 def test_the_committed_sources_are_all_registered_and_match() -> None:
-    """Every raw/*.txt has a record, and frictionless itself finds raw/datapackage.json valid."""
+    """Every raw/*.pdf and raw/*.txt has a record, and frictionless itself finds raw/datapackage.json valid."""
     package = json.loads((REPO / "raw" / "datapackage.json").read_text(encoding="utf-8"))
     recorded = {r["path"] for r in package["resources"]}
-    assert recorded == {p.name for p in (REPO / "raw").glob("*.txt")}
+    assert recorded == {p.name for p in (REPO / "raw").iterdir() if p.suffix in {".pdf", ".txt"}}
     exe = Path(sys.executable).with_name("frictionless")
     result = subprocess.run([str(exe), "validate", "--json", "datapackage.json"], cwd=REPO / "raw",
                             capture_output=True, text=True, timeout=120)

@@ -1,0 +1,216 @@
+"""Reading the city's PDF: its characters, with their coordinates, → the document's lines.
+
+The stage before `extract`: it turns the PDF's text layer into the same `SourceText` (numbered
+lines) that a text edition gives, so that one set of section readers, invariants, schemas and
+golden files serves both. Lines are rebuilt by geometry, page by page:
+
+- a row is the characters that share a baseline (clustered by their top, within half a font size);
+- a row's characters are ordered by x; a horizontal gap wider than `CELL_GAP` font sizes is a
+  cell boundary and reads as one space (how the text separates cells), a narrower one is nothing;
+- a vertical gap of k line pitches between two rows is k-1 blank lines (the pitch is the document's
+  most common distance between rows), and a page whose first row sits k pitches lower than the
+  highest first row of any page starts with k blank lines;
+- lines are numbered through the whole document, blank lines included, as the text numbers them,
+  and each keeps its page, so every error can say "line N (page P)".
+
+Vertical 分野 labels are stacked single characters in the label column and come out one
+character a line, as the section readers expect; wrapped cells come out as their printed rows,
+which the readers rejoin by their column.
+
+pdfplumber (pdfminer.six) is the library: see the README for why. A PDF parser meets hostile
+input: any exception it raises, and any PDF that takes too long or has too many pages, becomes a
+`SourceError` (exit 2); a PDF that is damaged, encrypted, or has no text layer says so.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+import signal
+import statistics
+import threading
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from etl.errors import SourceError
+
+MAX_PAGES = 30  # the document has three; a longer PDF is another document
+MAX_SECONDS = 30  # for opening and reading every page; pdfminer can loop on crafted files
+CELL_GAP = 0.8  # font sizes of horizontal white space that separate two cells
+MAGIC = b"%PDF-"
+
+
+class _Timeout(BaseException):
+    """Raised by the alarm; a BaseException, so that no `except Exception` inside the parser eats it."""
+
+
+def is_pdf(data: bytes) -> bool:
+    """A PDF starts with %PDF- within its first kilobyte (ISO 32000 lets junk precede it)."""
+    return MAGIC in data[:1024]
+
+
+def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
+    """The document's lines, the page of each line, and the number of pages."""
+    pages = _pages(data, name)
+    _check_mapped(pages, name)
+    rows = [_rows(chars) for chars in pages]
+    if not any(rows):
+        raise SourceError(
+            f"{name} is a PDF without a text layer ({len(pages)} page(s) of images only, e.g. a scan): "
+            "its characters cannot be read. Ask the city for the PDF as published (made from Word or "
+            "Excel), or run OCR on it and check the text before registering that."
+        )
+    pitch = _pitch(rows)
+    top = min(r[0][0] for r in rows if r)
+    lines: list[str] = []
+    page_of: list[int] = []
+    for number, page_rows in enumerate(rows, start=1):
+        previous = None
+        for y, text in page_rows:
+            gap = (y - top) if previous is None else (y - previous)
+            blanks = max(0, round(gap / pitch) - (0 if previous is None else 1))
+            lines += [""] * blanks
+            page_of += [number] * blanks
+            lines.append(text)
+            page_of.append(number)
+            previous = y
+    return tuple(lines), tuple(page_of), len(pages)
+
+
+def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
+    """Every character must say which Unicode character it draws; pdfminer writes '(cid:N)' for one
+    that does not (a damaged font or ToUnicode map, or a PDF made so that its text cannot be copied)."""
+    unmapped = [(n, c) for n, chars in enumerate(pages, start=1) for c in chars if c["text"].startswith("(cid:")]
+    if unmapped:
+        total = sum(len(chars) for chars in pages)
+        raise SourceError(
+            f"{name} is a damaged PDF or one whose text cannot be copied: {len(unmapped)} of its {total} "
+            f"characters (the first on page {unmapped[0][0]}) do not say which character they draw, so its text "
+            "would be read wrongly. Download the city's PDF again; if it stays so, extract its text with "
+            "another tool (or OCR), check it against the PDF and build the text instead."
+        )
+
+
+def _pages(data: bytes, name: str) -> list[list[dict[str, Any]]]:
+    """Every page's characters, as pdfplumber gives them; SourceError for anything unreadable."""
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+
+    # pdfminer logs every oddity it works around (e.g. a font without a bounding box); the
+    # steward sees our one message, or none when the text was read.
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+
+    try:
+        with _deadline(MAX_SECONDS), pdfplumber.open(io.BytesIO(data)) as pdf:
+            if len(pdf.pages) > MAX_PAGES:
+                raise SourceError(f"{name} has {len(pdf.pages)} pages; the document has a few. "
+                                  "Is it another document (or a whole budget book)?")
+            return [[c for c in page.chars if c.get("upright", True)] for page in pdf.pages]
+    except SourceError:
+        raise
+    except _Timeout:
+        raise SourceError(f"{name}: reading the PDF took more than {MAX_SECONDS} s and was stopped; the file "
+                          "is damaged or not an ordinary PDF. Download the city's PDF again.") from None
+    except Exception as exc:  # noqa: BLE001 - a parser of hostile input can raise anything
+        if _encrypted(exc, (PDFPasswordIncorrect, PDFEncryptionError)):
+            raise SourceError(f"{name} is an encrypted (password-protected) PDF, so its text cannot be read. "
+                              "Ask the city for the unprotected PDF as published.") from None
+        raise SourceError(f"{name} is a damaged or incomplete PDF ({type(exc).__name__}: {_short(exc)}). "
+                          "Download the city's PDF again; a file cut short in transfer reads like this.") from None
+
+
+def _encrypted(exc: BaseException | None, kinds: tuple[type, ...]) -> bool:
+    """Whether pdfminer's error, however pdfplumber wrapped it (as cause or first argument), is one
+    of `kinds`; a few links deep at most, since a chain of exceptions can loop."""
+    for _ in range(8):
+        if exc is None:
+            return False
+        if isinstance(exc, kinds):
+            return True
+        wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__cause__ or wrapped or exc.__context__
+    return False
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] + ("…" if len(text) > 160 else "") or "no detail"
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """SIGALRM after `seconds` when running in the main thread (the CLI); elsewhere, no limit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _rows(chars: list[dict[str, Any]]) -> list[tuple[float, str]]:
+    """(top, text) of each printed row of a page, top to bottom."""
+    visible = [c for c in chars if c["text"].strip() and c.get("size", 0) > 0]
+    visible.sort(key=lambda c: (c["top"], c["x0"]))
+    rows: list[list[dict[str, Any]]] = []
+    for c in visible:
+        if rows and abs(c["top"] - rows[-1][0]["top"]) <= 0.5 * max(rows[-1][0]["size"], c["size"]):
+            rows[-1].append(c)
+        else:
+            rows.append([c])
+    return [(row[0]["top"], _text(row)) for row in rows]
+
+
+def _text(row: list[dict[str, Any]]) -> str:
+    row = sorted(row, key=lambda c: c["x0"])
+    out = [_printed(row[0]["text"])]
+    for prev, c in itertools.pairwise(row):
+        if c["x0"] - prev["x1"] > CELL_GAP * max(prev["size"], c["size"]):
+            out.append(" ")
+        out.append(_printed(c["text"]))
+    return "".join(out)
+
+
+def _printed(text: str) -> str:
+    """The character as printed: a Kangxi radical in a text layer is the ideograph of the same glyph.
+
+    Fonts draw 月 and ⽉ (U+2F49) with one glyph, and some PDF producers (Chromium's among them)
+    name that glyph by the radical's code point; NFKC maps the Kangxi radicals back. Nothing else
+    is normalised here: the text keeps what the PDF prints, half-width katakana included."""
+    return "".join(unicodedata.normalize("NFKC", ch) if "\u2f00" <= ch <= "\u2fdf" else
+                   _SUPPLEMENT.get(ch, ch) for ch in text)
+
+
+def _pitch(rows: list[list[tuple[float, str]]]) -> float:
+    """The line pitch: the most common distance between two consecutive rows of a page, among the
+    shortest ones (a document where blank lines are as common as text still has the text's pitch
+    between two lines of one paragraph; only that shortest distance says what one line is)."""
+    gaps = [round(b[0] - a[0], 1) for page in rows for a, b in itertools.pairwise(page) if b[0] > a[0]]
+    if not gaps:
+        return 1.0
+    return statistics.mode(g for g in gaps if g < 1.5 * min(gaps)) or 1.0
+
+
+# CJK Radicals Supplement characters that Japanese fonts draw with the glyph of a unified ideograph
+# (Unicode's EquivalentUnifiedIdeograph.txt); unlike the Kangxi radicals they have no NFKC mapping.
+_SUPPLEMENT = {
+    "⺃": "乚", "⺅": "亻", "⺉": "刂", "⺎": "兀", "⺏": "尣", "⺐": "尢", "⺒": "巳", "⺓": "幺", "⺔": "彑",
+    "⺖": "忄", "⺗": "㣺", "⺘": "扌", "⺙": "攵", "⺛": "旡", "⺞": "歺", "⺟": "母", "⺠": "民", "⺡": "氵",
+    "⺣": "灬", "⺤": "爫", "⺦": "丬", "⺨": "犭", "⺫": "罒", "⺭": "礻", "⺲": "罒", "⺹": "耂", "⺾": "艹",
+    "⺿": "艹", "⻀": "艹", "⻁": "虎", "⻂": "衤", "⻃": "覀", "⻄": "西", "⻌": "辶", "⻍": "辶", "⻏": "阝",
+    "⻖": "阝", "⻑": "長", "⻒": "镸", "⻘": "青", "⻟": "飠", "⻤": "鬼", "⻨": "麦", "⻩": "黄", "⻫": "斉",
+    "⻭": "歯", "⻯": "竜", "⻲": "亀",
+}
+
+

@@ -1,0 +1,292 @@
+"""The city's document as a PDF: facsimiles from two producers build the text path's release byte for
+byte; damaged, cut, encrypted, image-only and foreign PDFs are refused with exit 2; fuzzed PDF bytes
+never give a traceback.
+
+We have no copy of the city's PDF: `tools/facsimile.py` makes the PDFs from text editions, once per
+session (reportlab in-process, Chromium once for the real text and once for the next edition).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, snapshot, write_doc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from etl.cli import main
+
+sys.path.insert(0, str(REPO / "tools"))
+import facsimile
+
+PUBLISHED = REPO / "published" / DATASET / VERSION
+PDF_NAME = REAL.with_suffix(".pdf").name
+
+
+def _edition_2024(lines: list[str]) -> list[str]:
+    """The next edition the text tests use (tests/test_cli.py): one count moved, totals updated."""
+    lines = edit(lines, 4, "2023年２月10日", "2024年２月９日")
+    lines = edit(lines, 25, "人事 14 8 6", "人事 15 9 6")
+    lines = edit(lines, 30, "合計 295 54", "合計 296 55")
+    return edit(lines, 43, "295件", "296件")
+
+
+# Broken variants of tests/test_invariants.py, as PDFs: (id, edit, check, words the message must hold).
+BROKEN = [
+    ("row total", lambda l: edit(l, 26, "包括 48 16 20", "包括 48 16 21"),
+     "agreement_counts.row_totals", ["包括", "line 26, page 1", "48", "49"]),
+    ("missing partner", lambda l: l[:63] + l[64:],
+     "partnership_partners.count", ["【協定先:21団体】", "line 65, page 1", "20 names"]),
+    ("sub-amount above budget", lambda l: edit(l, 115, "5,449千円", "17,096千円"),
+     "initiatives.sub_amount_within_budget", ["取組ID 3", "17096", "17095", "line 106, page 2"]),
+    ("unknown partner in section 3", lambda l: edit(l, 275, "FSGｶﾚｯｼﾞﾘｰｸﾞ", "FSG"),
+     "partnership_activities.partner_resolution",
+     ["学校法人国際総合学園FSG", "line 275, page 3", "matches no partner"]),
+]
+
+
+def _pdf(folder: Path, name: str, lines: list[str], producer: str = "reportlab") -> bytes:
+    """A facsimile of `lines`, made by tools/facsimile.py as a steward's script would run it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = folder / f"{name}.txt"
+    text.write_text("\n".join(lines), encoding="utf-8")
+    return facsimile.make(text, folder / f"{name}.pdf", producer).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Every PDF the tests read, made once: the real text by both producers, the next edition, the
+    broken variants, a foreign document, and the refusals made from the real facsimile."""
+    import pypdfium2
+    from pypdf import PdfWriter
+
+    folder = tmp_path_factory.mktemp("facsimiles")
+    lines = real_lines()
+    made = {producer: _pdf(folder, producer, lines, producer) for producer in ("reportlab", "chromium")}
+    first_page = facsimile.paginate(lines)[0].lines  # small inputs keep the fuzzing fast
+    made["fuzz-reportlab"] = _pdf(folder, "fuzz-reportlab", first_page)
+    made["fuzz-chromium"] = _pdf(folder, "fuzz-chromium", first_page, "chromium")
+    made["2024"] = _pdf(folder, "2024", _edition_2024(lines), "chromium")
+    made["layout"] = _pdf(folder, "layout", edit(lines, 26, "包括 48", "包括 4.8"))
+    for case, mutate, _, _ in BROKEN:
+        made[case] = _pdf(folder, case.replace(" ", "-"), mutate(lines))
+    made["foreign"] = _pdf(folder, "foreign", (REPO / "README.md").read_text(encoding="utf-8").split("\n")[:120])
+    real = made["reportlab"]
+    made["truncated"] = real[: len(real) * 2 // 3]
+    made["damaged"] = bytes(b ^ 0x5A if 2000 <= i < 2400 else b for i, b in enumerate(real))
+    writer = PdfWriter(clone_from=io.BytesIO(real))
+    writer.encrypt("the-city's-password")
+    out = io.BytesIO()
+    writer.write(out)
+    made["encrypted"] = out.getvalue()
+    image = pypdfium2.PdfDocument(real)[0].render(scale=1.5).to_pil()  # a scan: pixels, no text layer
+    out = io.BytesIO()
+    image.save(out, format="PDF")
+    made["image-only"] = out.getvalue()
+    return made
+
+
+def _build(capfd: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    capfd.readouterr()
+    code = main(["build", *map(str, args)])
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "internal error" not in err, out + err
+    return code, out, err
+
+
+def _files(release: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(release.iterdir())}
+
+
+# ── both facsimiles give the text path's release ─────────────────────────────────────────
+
+
+def test_default_build_prefers_the_pdf_and_gives_the_text_release_byte_for_byte(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the text and the reportlab PDF of one date in raw/, the build takes the PDF, says so on the
+    terminal and in the report, and publishes exactly the committed release of the text."""
+    write_doc(tmp_path / "raw", REAL.read_text(encoding="utf-8").split("\n"))
+    write_doc(tmp_path / "raw", data=pdfs["reportlab"], name=PDF_NAME)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _build(capfd, "--out", "catalog", "--report", "report.json")
+    assert code == 0, out + err
+    assert f"raw/{PDF_NAME} was chosen over raw/{REAL.name}" in err
+    report = json.loads(Path("report.json").read_text(encoding="utf-8"))
+    assert PDF_NAME in report["outcome"]["source_selection"]
+    assert {"label": PDF_NAME, "expected": None, "actual": "PDF, 3 pages"} in next(
+        c for c in report["checks"] if c["check"] == "source.readable")["compared"]
+    assert _files(tmp_path / "catalog" / DATASET / VERSION) == _files(PUBLISHED)
+
+
+def test_chromium_facsimile_gives_the_text_release_byte_for_byte(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An HTML page printed by headless Chromium (another producer, radicals in its text layer) builds
+    the same files, 原文行番号 and 原文 columns included."""
+    raw = write_doc(tmp_path / "raw", data=pdfs["chromium"], name=PDF_NAME)
+    code, out, err = _build(capfd, "--raw", raw, "--out", tmp_path / "catalog")
+    assert code == 0, out + err
+    assert _files(tmp_path / "catalog" / DATASET / VERSION) == _files(PUBLISHED)
+
+
+def test_next_edition_from_a_pdf_builds_and_diffs(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The 2024 edition as a PDF builds beside the 2023 release with no code change; diff shows the move."""
+    catalog = tmp_path / "catalog"
+    shutil.copytree(PUBLISHED.parent.parent, catalog)
+    raw = write_doc(tmp_path / "raw", data=pdfs["2024"], name="koriyama-renkei-kyotei-2024-02-09.pdf")
+    code, out, err = _build(capfd, "--raw", raw, "--out", catalog)
+    assert code == 0, out + err
+    assert main(["diff", str(catalog / DATASET / VERSION), str(catalog / DATASET / "2024-02-09")]) == 0
+    assert "協定種別=人事, 相手方区分=官: 協定数 8 → 9" in capfd.readouterr().out
+
+
+def test_register_records_a_pdf_without_an_encoding(pdfs: dict[str, bytes], tmp_path: Path,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    """`etl register FILE.pdf` records bytes and SHA-256 as a PDF resource (no text encoding)."""
+    path = write_doc(tmp_path, data=pdfs["reportlab"], name=PDF_NAME, register=False)
+    assert main(["register", str(path)]) == 0
+    assert "bytes, PDF, sha256:" in capfd.readouterr().out
+    record = json.loads((tmp_path / "datapackage.json").read_text(encoding="utf-8"))["resources"][0]
+    assert record["format"] == "pdf" and record["mediatype"] == "application/pdf" and "encoding" not in record
+    assert record["bytes"] == len(pdfs["reportlab"])
+
+
+# ── errors point at line and page ────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(("case", "check", "words"), [(c, k, w) for c, _, k, w in BROKEN], ids=[c[0] for c in BROKEN])
+def test_broken_pdf_exits_1_naming_line_and_page(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str], case: str, check: str,
+    words: list[str]
+) -> None:
+    """A PDF whose numbers do not add up is refused like its text (exit 1), its message naming line and page."""
+    raw = write_doc(tmp_path / "raw", data=pdfs[case], name=PDF_NAME)
+    code, out, err = _build(capfd, "--raw", raw, "--out", tmp_path / "catalog")
+    assert code == 1, out + err
+    lines = [ln for ln in out.splitlines() if check in ln]
+    for word in words:
+        assert any(word in ln for ln in lines), f"{word!r} missing from {lines}"
+    assert not (tmp_path / "catalog").exists()
+
+
+def test_layout_error_in_a_pdf_names_line_and_page(pdfs: dict[str, bytes], tmp_path: Path,
+                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    """A layout the readers refuse says 'line N (page P)', as printed in the PDF: exit 2."""
+    raw = write_doc(tmp_path / "raw", data=pdfs["layout"], name=PDF_NAME)
+    code, _, err = _build(capfd, "--raw", raw, "--out", tmp_path / "catalog")
+    assert code == 2 and "line 26 (page 1): count table row" in err, err
+
+
+# ── refusals ─────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("damaged", "is a damaged PDF or one whose text cannot be copied"),
+    ("truncated", "is a damaged or incomplete PDF"),
+    ("encrypted", "is an encrypted (password-protected) PDF"),
+    ("image-only", "without a text layer"),
+    ("foreign", "section 1 heading"),
+])
+def test_unusable_pdf_exits_2_with_one_paragraph_and_the_catalog_untouched(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str], case: str, says: str
+) -> None:
+    """Damaged, cut, encrypted, scanned and foreign PDFs: exit 2, one paragraph saying why, nothing published."""
+    catalog = tmp_path / "catalog"
+    shutil.copytree(PUBLISHED.parent.parent, catalog)
+    before = snapshot(catalog)
+    raw = tmp_path / "raw" / PDF_NAME
+    raw.parent.mkdir()
+    raw.write_bytes(pdfs[case])
+    code, _, err = _build(capfd, "--raw", raw, "--out", catalog, "--dry-run")
+    assert code == 2, err
+    message = [ln for ln in err.splitlines() if not ln.startswith("etl build: warning:")]  # not registered
+    assert len(message) == 1 and says in message[0], err
+    if case == "image-only":
+        assert "OCR" in message[0]
+    assert snapshot(catalog) == before
+    if case != "foreign":  # an unreadable PDF cannot be registered either (a readable one can, like a text)
+        assert main(["register", str(raw)]) == 2
+        assert not (raw.parent / "datapackage.json").exists()
+
+
+# ── fuzzing the PDF bytes ───────────────────────────────────────────────────────────────
+
+
+FUZZ = settings(deadline=None, max_examples=30,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@FUZZ
+@given(producer=st.sampled_from(["reportlab", "chromium"]),
+       cut=st.one_of(st.none(), st.floats(0, 1)),
+       flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), max_size=8))
+def test_mutated_or_truncated_pdf_never_crashes(pdfs: dict[str, bytes], capfd: pytest.CaptureFixture[str],
+                                                producer: str, cut: float | None,
+                                                flips: list[tuple[float, int]]) -> None:
+    """A facsimile (its first page, by either producer) with bytes flipped or cut off exits 1 or 2 with a
+    message, never with a traceback, and leaves the catalog as it was."""
+    data = bytearray(pdfs[f"fuzz-{producer}"])
+    for where, mask in flips:
+        data[int(where * (len(data) - 1))] ^= mask
+    if cut is not None:
+        data = data[: int(cut * len(data))]
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / PDF_NAME
+        raw.write_bytes(bytes(data))
+        catalog = Path(tmp) / "catalog"
+        catalog.mkdir()
+        code, out, err = _build(capfd, "--raw", raw, "--out", catalog, "--dry-run")
+        assert code in {1, 2} and err.strip(), out + err  # one page is never the whole document
+        assert snapshot(catalog) == {}
+
+
+# ── the geometric reader, on its own ─────────────────────────────────────────────────────
+
+
+_WORD = st.text(alphabet="郡山市連携協定あいうえおアイウエオｱｲｳｴｵﾊﾟｰﾄﾅｰ・、（）0123456789ABCxyz-‐※▶",
+                min_size=1, max_size=12)
+_LINE = st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=4).map(" ".join))
+
+
+@settings(deadline=None, max_examples=15)
+@given(lines=st.lists(_LINE, min_size=2, max_size=60).filter(
+    lambda ls: ls[0] != "" and any(a and b for a, b in itertools.pairwise(ls))))  # a paragraph shows the pitch
+def test_reader_gives_back_the_lines_a_facsimile_prints(tmp_path_factory: pytest.TempPathFactory,
+                                                        lines: list[str]) -> None:
+    """Any lines (cells, blank lines, half-width katakana) printed on a page read back as the same
+    numbered lines: rows by baseline, cells by wide gaps, blank lines by the pitch (which two lines
+    of one paragraph show)."""
+    from etl.pdf import read_lines
+
+    folder = tmp_path_factory.mktemp("reader")
+    data = _pdf(folder, "doc", lines)
+    read, pages, count = read_lines(data, "doc.pdf")
+    last = max(i for i, t in enumerate(lines) if t) + 1  # a page shows no blank lines at its foot
+    assert list(read) == lines[:last]
+    assert list(pages) == sorted(pages) and count == max(pages)  # a line like 「2 …」 may open a page
+
+
+def test_a_pdf_that_reads_too_long_or_has_too_many_pages_is_refused(
+    pdfs: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser is stopped by a time limit and a page limit, each a SourceError saying so."""
+    from etl import pdf
+    from etl.errors import SourceError
+
+    monkeypatch.setattr(pdf, "MAX_SECONDS", 0.001)
+    with pytest.raises(SourceError, match="took more than"):
+        pdf.read_lines(pdfs["reportlab"], "slow.pdf")
+    monkeypatch.setattr(pdf, "MAX_SECONDS", 30)
+    monkeypatch.setattr(pdf, "MAX_PAGES", 2)
+    with pytest.raises(SourceError, match="has 3 pages"):
+        pdf.read_lines(pdfs["reportlab"], "long.pdf")
