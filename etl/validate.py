@@ -193,6 +193,11 @@ def _integrity(root: Path, resource: dict[str, Any]) -> list[CheckResult]:
     return out or [passed(check, name)]
 
 
+def integrity_results(root: Path, resource: dict[str, Any]) -> list[CheckResult]:
+    """The file of a resource exists with the size and sha256 hash that datapackage.json gives."""
+    return _integrity(root, resource)
+
+
 def read_csv(ts: schemas.TableSchema, file: Path) -> tuple[pl.DataFrame | None, list[CheckResult]]:
     """Read a published CSV as text, then type it by the schema; bad cells are reported, not fatal.
 
