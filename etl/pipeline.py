@@ -134,6 +134,9 @@ def verify_release(folder: Path, tables: dict[str, pl.DataFrame] | None = None) 
 
 
 def _frictionless_data(folder: Path) -> list[str]:
+    unreadable = frictionless_metadata(folder)  # Package.validate raises on a descriptor it cannot read
+    if unreadable:
+        return unreadable
     with system.use_context(trusted=True):
         fl = Package(str(folder / "datapackage.json")).validate()
     problems = [f"frictionless: {e.message}" for task in fl.tasks for e in task.errors][:20]
