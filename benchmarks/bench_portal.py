@@ -44,6 +44,7 @@ def _old_publisher(rev: str):
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("ckan_old", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["ckan_old"] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
