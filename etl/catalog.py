@@ -266,10 +266,13 @@ def _describes_its_files(release: Path, descriptor: Any) -> bool:
                and (release / r["path"]).is_file() for r in descriptor["resources"])
 
 
-def index(catalog: Path) -> dict[str, Any]:
-    """The catalog index: every dataset and release, its resources and hashes, and the latest."""
+def index(catalog: Path, found: list[tuple[str, str, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The catalog index: every dataset and release, its resources and hashes, and the latest.
+
+    `found` is `releases(catalog)` when the caller has read them already."""
+    found = releases(catalog) if found is None else found
     datasets: dict[str, dict[str, Any]] = {}
-    for name, version, package in releases(catalog):
+    for name, version, package in found:
         entry = datasets.setdefault(name, {"name": name, "title": package.get("title", ""), "releases": []})
         entry["releases"].append({
             "version": version,
@@ -284,7 +287,7 @@ def index(catalog: Path) -> dict[str, Any]:
     for entry in datasets.values():
         entry["releases"].sort(key=lambda r: (r["as_of"] or "", r["version"]))
         entry["latest"] = entry["releases"][-1]["version"]
-        entry["title"] = next(p.get("title", "") for n, v, p in releases(catalog)
+        entry["title"] = next(p.get("title", "") for n, v, p in found
                               if n == entry["name"] and v == entry["latest"])
         entry.update(_derived_entries(catalog, entry["name"]))
     return {"datasets": [datasets[k] for k in sorted(datasets)]}
@@ -312,12 +315,13 @@ def _package(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def dcat(catalog: Path, base_url: str = "") -> dict[str, Any]:
+def dcat(catalog: Path, base_url: str = "", found: list[tuple[str, str, dict[str, Any]]] | None = None
+         ) -> dict[str, Any]:
     """The catalog as DCAT JSON-LD (see etl.dcat)."""
     from etl.dcat import catalog_document
 
     entries = []
-    for name, version, package in releases(catalog):
+    for name, version, package in releases(catalog) if found is None else found:
         folder = catalog / name / version
         sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
         entries.append((name, version, package, sizes))
@@ -336,7 +340,8 @@ def write_index(catalog: Path) -> bool:
     Both are written to temporary files first and only then renamed into place, so a full disk
     while writing leaves both as they were.
     """
-    staged = _stage_derived(catalog)  # (staging, target) of each derived folder that changes
+    found = releases(catalog)
+    staged = _stage_derived(catalog, found)  # (staging, target) of each derived folder that changes
     swapped: list[tuple[Path, Path, bool]] = []
     temps: dict[str, Path] = {}
     try:
@@ -344,7 +349,7 @@ def write_index(catalog: Path) -> bool:
             swapped.append((stage, target, _swap_in(stage, target)))
         base_url = package_metadata().get("x-catalog-url", "")  # committed config: every build agrees
         texts = {name: json.dumps(content, ensure_ascii=False, indent=2) + "\n"
-                 for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url)))}
+                 for name, content in ((INDEX_NAME, index(catalog, found)), (DCAT_NAME, dcat(catalog, base_url, found)))}
         changed = {name: text for name, text in texts.items()
                    if not (catalog / name).exists() or (catalog / name).read_bytes() != text.encode("utf-8")}
         temps = {name: catalog / f".{name}.{os.getpid()}.tmp" for name in changed}
@@ -373,19 +378,19 @@ def write_index(catalog: Path) -> bool:
 # ── derived folders: the latest alias and the cumulative tables ───────────────────────────
 
 
-def _stage_derived(catalog: Path) -> list[tuple[Path, Path]]:
+def _stage_derived(catalog: Path, found: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[Path, Path]]:
     """Stage and verify, beside the catalog, each derived folder whose files would change.
 
     Each is first rendered in a temporary folder outside the catalog and compared with what is
     there, so that an identical rebuild writes nothing in the catalog."""
     by_dataset: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for name, version, package in releases(catalog):
+    for name, version, package in found:
         by_dataset.setdefault(name, []).append((version, package))
     staged: list[tuple[Path, Path]] = []
     try:
-        for name, found in sorted(by_dataset.items()):
-            found.sort(key=lambda vp: (vp[1].get("x-as-of") or "", vp[0]))
-            for kind, render, verify in _derived_kinds(catalog, name, found):
+        for name, ordered in sorted(by_dataset.items()):
+            ordered.sort(key=lambda vp: (vp[1].get("x-as-of") or "", vp[0]))
+            for kind, render, verify in _derived_kinds(catalog, name, ordered):
                 target = catalog / name / kind
                 with tempfile.TemporaryDirectory(prefix="etl-derived-") as tmp:
                     render(Path(tmp) / kind)
