@@ -3,10 +3,16 @@
 Layout: `<catalog>/<dataset>/<version>/` per release, `<catalog>/catalog.json` as the index.
 A release is written and verified in a staging folder beside its target and appears with one
 `rename`, so a reader (or a crash) sees either the old catalog or the complete new release.
+
+Derived from the releases, and rewritten with the index: `<dataset>/latest/`, a copy of the
+latest release's files (a stable URL for "the newest edition"; real files, no symlink), and
+`<dataset>/cumulative/`, the tables across every release (etl.cumulative). Each is staged and
+verified beside the catalog, then exchanged with the folder it replaces in one rename.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etl import cumulative
 from etl.errors import PublishError, UsageError
 from etl.faults import corrupt_point, fault_point
 from etl.safety import check_catalog
@@ -30,6 +37,8 @@ STAGING_PREFIX = ".staging-"
 INDEX_NAME = "catalog.json"
 DCAT_NAME = "catalog.dcat.jsonld"
 _VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
+LATEST = "latest"
+DERIVED = (LATEST, cumulative.FOLDER)  # folders beside the releases, rebuilt from them: no version names
 
 
 class ReleaseConflict(PublishError):
@@ -47,6 +56,9 @@ class Outcome:
 def check_version(version: str) -> str:
     if not _VERSION.match(version):
         raise UsageError(f"version 「{version}」 must be letters, digits, '.', '_' or '-' (e.g. 2023-02-10).")
+    if version in DERIVED:
+        raise UsageError(f"version 「{version}」 is reserved: <dataset>/{version}/ is derived from the releases. "
+                         "Choose another name (e.g. the as-of date).")
     return version
 
 
@@ -239,7 +251,7 @@ def releases(catalog: Path) -> list[tuple[str, str, dict[str, Any]]]:
     found = []
     for package in sorted(catalog.glob("*/*/datapackage.json")):
         release = package.parent
-        if release.name.startswith(".") or release.parent.name.startswith("."):
+        if release.name.startswith(".") or release.parent.name.startswith(".") or release.name in DERIVED:
             continue
         try:
             descriptor = json.loads(package.read_text(encoding="utf-8"))
@@ -258,10 +270,13 @@ def _describes_its_files(release: Path, descriptor: Any) -> bool:
                and (release / r["path"]).is_file() for r in descriptor["resources"])
 
 
-def index(catalog: Path) -> dict[str, Any]:
-    """The catalog index: every dataset and release, its resources and hashes, and the latest."""
+def index(catalog: Path, found: list[tuple[str, str, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The catalog index: every dataset and release, its resources and hashes, and the latest.
+
+    `found` is `releases(catalog)` when the caller has read them already."""
+    found = releases(catalog) if found is None else found
     datasets: dict[str, dict[str, Any]] = {}
-    for name, version, package in releases(catalog):
+    for name, version, package in found:
         entry = datasets.setdefault(name, {"name": name, "title": package.get("title", ""), "releases": []})
         entry["releases"].append({
             "version": version,
@@ -276,21 +291,51 @@ def index(catalog: Path) -> dict[str, Any]:
     for entry in datasets.values():
         entry["releases"].sort(key=lambda r: (r["as_of"] or "", r["version"]))
         entry["latest"] = entry["releases"][-1]["version"]
-        entry["title"] = next(p.get("title", "") for n, v, p in releases(catalog)
+        entry["title"] = next(p.get("title", "") for n, v, p in found
                               if n == entry["name"] and v == entry["latest"])
+        entry.update(_derived_entries(catalog, entry["name"]))
     return {"datasets": [datasets[k] for k in sorted(datasets)]}
 
 
-def dcat(catalog: Path, base_url: str = "") -> dict[str, Any]:
+def _derived_entries(catalog: Path, name: str) -> dict[str, Any]:
+    """Where the latest alias and the cumulative tables are, as written beside the releases."""
+    out: dict[str, Any] = {}
+    for kind in DERIVED:
+        package = _package(catalog / name / kind)
+        if package is None:
+            continue
+        out[f"{kind}_release" if kind == LATEST else kind] = {
+            "version": package.get("version"), "path": f"{name}/{kind}/datapackage.json",
+            "resources": [{"name": r["name"], "path": f"{name}/{kind}/{r['path']}", "format": r.get("format"),
+                           "bytes": r.get("bytes", r.get("x-bytes")), "hash": r.get("hash")}
+                          for r in package.get("resources", [])]}
+    return out
+
+
+def _package(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def dcat(catalog: Path, base_url: str = "", found: list[tuple[str, str, dict[str, Any]]] | None = None
+         ) -> dict[str, Any]:
     """The catalog as DCAT JSON-LD (see etl.dcat)."""
     from etl.dcat import catalog_document
 
     entries = []
-    for name, version, package in releases(catalog):
+    for name, version, package in releases(catalog) if found is None else found:
         folder = catalog / name / version
         sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
         entries.append((name, version, package, sizes))
-    return catalog_document(entries, base_url)
+    derived = {}
+    for name in dict.fromkeys(n for n, _, _, _ in entries):
+        for kind in DERIVED:
+            package = _package(catalog / name / kind)
+            if package is not None:
+                derived[(name, kind)] = (package, {p.name: p.stat().st_size for p in (catalog / name / kind).iterdir()})
+    return catalog_document(entries, base_url, derived)
 
 
 def write_index(catalog: Path) -> bool:
@@ -299,13 +344,19 @@ def write_index(catalog: Path) -> bool:
     Both are written to temporary files first and only then renamed into place, so a full disk
     while writing leaves both as they were.
     """
-    base_url = package_metadata().get("x-catalog-url", "")  # committed config: every build agrees
-    texts = {name: json.dumps(content, ensure_ascii=False, indent=2) + "\n"
-             for name, content in ((INDEX_NAME, index(catalog)), (DCAT_NAME, dcat(catalog, base_url)))}
-    changed = {name: text for name, text in texts.items()
-               if not (catalog / name).exists() or (catalog / name).read_bytes() != text.encode("utf-8")}
-    temps = {name: catalog / f".{name}.{os.getpid()}.tmp" for name in changed}
+    found = releases(catalog)
+    staged = _stage_derived(catalog, found)  # (staging, target) of each derived folder that changes
+    swapped: list[tuple[Path, Path, bool]] = []
+    temps: dict[str, Path] = {}
     try:
+        for stage, target in staged:  # exchanged first, so that the index describes what is there
+            swapped.append((stage, target, _swap_in(stage, target)))
+        base_url = package_metadata().get("x-catalog-url", "")  # committed config: every build agrees
+        texts = {name: json.dumps(content, ensure_ascii=False, indent=2) + "\n"
+                 for name, content in ((INDEX_NAME, index(catalog, found)), (DCAT_NAME, dcat(catalog, base_url, found)))}
+        changed = {name: text for name, text in texts.items()
+                   if not (catalog / name).exists() or (catalog / name).read_bytes() != text.encode("utf-8")}
+        temps = {name: catalog / f".{name}.{os.getpid()}.tmp" for name in changed}
         for name, text in changed.items():
             with open(temps[name], "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -314,9 +365,99 @@ def write_index(catalog: Path) -> bool:
         fault_point("index")
         for name in changed:
             os.replace(temps[name], catalog / name)
+    except BaseException:
+        for stage, target, replaced in reversed(swapped):  # the derived folders as they were
+            _swap_back(stage, target, replaced)
+        raise
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
-    if changed:
+        for stage, _ in staged:  # the new folder after a failure, the old one after success
+            shutil.rmtree(stage, ignore_errors=True)
+    if changed or staged:
         _fsync_dir(catalog)
-    return bool(changed)
+    return bool(changed or staged)
+
+
+# ── derived folders: the latest alias and the cumulative tables ───────────────────────────
+
+
+def _stage_derived(catalog: Path, found: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[Path, Path]]:
+    """Stage and verify, beside the catalog, each derived folder whose files would change.
+
+    Each is first rendered in a temporary folder outside the catalog and compared with what is
+    there, so that an identical rebuild writes nothing in the catalog."""
+    by_dataset: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, version, package in found:
+        by_dataset.setdefault(name, []).append((version, package))
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, ordered in sorted(by_dataset.items()):
+            ordered.sort(key=lambda vp: (vp[1].get("x-as-of") or "", vp[0]))
+            for kind, render, verify in _derived_kinds(catalog, name, ordered):
+                target = catalog / name / kind
+                with tempfile.TemporaryDirectory(prefix="etl-derived-") as tmp:
+                    render(Path(tmp) / kind)
+                    if target.is_dir() and _same_files(Path(tmp) / kind, target):
+                        continue
+                    stage = catalog / f"{STAGING_PREFIX}{name}-{kind}-{os.getpid()}"
+                    staged.append((stage, target))
+                    shutil.copytree(Path(tmp) / kind, stage)
+                _fsync_tree(stage)
+                problems = verify(stage)
+                if problems:
+                    raise PublishError(f"the staged {name}/{kind}/ failed verification and was not published:\n  "
+                                       + "\n  ".join(problems))
+    except BaseException:
+        for stage, _ in staged:
+            shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return staged
+
+
+def _derived_kinds(catalog: Path, name: str, found: list[tuple[str, dict[str, Any]]]):
+    """(folder name, write it into a folder, what is wrong with a written one) of each derived folder."""
+    latest = catalog / name / found[-1][0]
+
+    def copy_latest(folder: Path) -> None:
+        folder.mkdir()
+        for file in sorted(latest.iterdir()):
+            shutil.copyfile(file, folder / file.name)
+
+    yield LATEST, copy_latest, lambda folder: [] if _same_files(folder, latest) else [
+        f"{folder.name} is not a copy of {latest}"]
+    tables = cumulative.build_tables(catalog, name, found)
+    yield (cumulative.FOLDER, lambda folder: cumulative.write(folder, name, found, tables),
+           lambda folder: cumulative.problems(folder, tables))
+
+
+_RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths in one step
+_AT_FDCWD = -100
+
+
+def _swap_in(stage: Path, target: Path) -> bool:
+    """Put `stage` at `target` in one step; True when a folder was there (it is now at `stage`)."""
+    if not target.exists():
+        os.rename(stage, target)
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, "renameat2", None) is None:  # not Linux: two renames, a moment without the folder
+        os.rename(target, Path(f"{stage}.old"))
+        os.rename(stage, target)
+        os.rename(Path(f"{stage}.old"), stage)
+        return True
+    if libc.renameat2(_AT_FDCWD, os.fsencode(stage), _AT_FDCWD, os.fsencode(target), _RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(target))
+    return True
+
+
+def _swap_back(stage: Path, target: Path, replaced: bool) -> None:
+    """Undo `_swap_in` (best effort: the next build rebuilds derived folders from the releases)."""
+    try:
+        if replaced:
+            _swap_in(stage, target)
+        else:
+            os.rename(target, stage)
+    except OSError:
+        pass

@@ -1,12 +1,22 @@
 """Publishing a release to a CKAN portal through its Action API.
 
-One CKAN dataset per dataset of the catalog (same name). Every release's files are resources of
-it, named and tagged with their release version, so the portal URL stays the same from edition to
-edition and older editions remain downloadable beside the newest; the dataset's own metadata
-(version, as-of date, title, notes) always describes the newest release on the portal, and the
-newest release's resources come first. Resources are matched by (version, file) and compared by
-sha256, so publishing the same release again uploads nothing, and a run that failed half way
-is completed by the next one.
+Portal layout: one CKAN dataset per edition, and one stable dataset for the latest.
+
+* `<dataset>-<version>` (e.g. koriyama-renkei-kyotei-2023-02-10): the release's files (CSV,
+  Parquet, datapackage.json) uploaded as its resources, and each table pushed into the DataStore
+  with the types of `schemas/`, so the portal previews it and answers `datastore_search`.
+* `<dataset>` (the URL users bookmark and harvesters follow): the newest edition on the portal. Its
+  metadata describes that release; its resources, one per file, link to that edition's uploads
+  (nothing is uploaded twice); the extra `editions` lists every edition's dataset (the series).
+
+Why not every edition's files in one dataset: CKAN returns, re-indexes and reorders the whole
+dataset on each package_show, resource_create and package_resource_reorder, so publishing the
+k-th edition cost calls and time growing with k (see benchmarks/bench_portal.py). Now publishing an
+edition touches only its own dataset and the stable one: a bounded number of calls, and only its
+own files uploaded. Resources are matched by file and compared by sha256 (and a table's DataStore
+copy by the hash it was pushed from), so publishing the same release again changes nothing, an
+older release never takes the stable dataset back, and a run that failed half way is completed by
+the next one.
 """
 
 from __future__ import annotations
@@ -21,10 +31,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from etl import schemas
 from etl.errors import EtlError, PublishError
 from etl.faults import fault_point
 from etl.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, open_file, read_file
-from etl.validate import release_descriptor, validate_release
+from etl.validate import read_csv, read_resource, release_descriptor, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
 
@@ -43,18 +54,22 @@ class PortalError(PublishError):
 class PublishSummary:
     dataset: str
     version: str
+    edition: str = ""  # the CKAN dataset of this edition
     uploaded: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    metadata_updated: bool = False
+    tables_pushed: list[str] = field(default_factory=list)  # into the DataStore
+    bytes_uploaded: int = 0
+    metadata_updated: bool = False  # the stable dataset (or the edition's metadata) changed
     created: bool = False
 
     def render(self, url: str) -> str:
-        if not self.uploaded and not self.metadata_updated:
+        if not self.uploaded and not self.metadata_updated and not self.tables_pushed:
             return f"{self.dataset} {self.version} is already on {url} with identical files; nothing changed."
         verb = "created" if self.created else "updated"
-        return (f"{verb} {url}/dataset/{self.dataset}: uploaded {len(self.uploaded)} files of release "
-                f"{self.version}, {len(self.unchanged)} already there"
-                + ("; dataset metadata updated." if self.metadata_updated else "."))
+        return (f"{verb} {url}/dataset/{self.edition}: uploaded {len(self.uploaded)} files of release "
+                f"{self.version}, {len(self.unchanged)} already there, {len(self.tables_pushed)} tables pushed "
+                "to the DataStore"
+                + (f"; {url}/dataset/{self.dataset} updated." if self.metadata_updated else "."))
 
 
 class CkanClient:
@@ -115,42 +130,66 @@ def _error_text(error: dict[str, Any]) -> str:
     return "; ".join(parts) or error.get("__type", "unknown error")
 
 
+def edition_name(dataset: str, version: str) -> str:
+    """The CKAN name of one edition's dataset (CKAN names are lower case: a-z, 0-9, '-', '_')."""
+    return f"{dataset}-{version}".lower().replace(".", "-")
+
+
 def publish_release(release: Path, url: str, organization: str, token: str) -> PublishSummary:
-    """Create or update the portal's dataset from one validated release; idempotent and resumable."""
+    """Create or update the edition's dataset and the stable one from one validated release; idempotent."""
     root, package = release_descriptor(release)
     report = validate_release(root)
     if not report.valid:
         raise InvalidRelease(f"{root} does not pass etl validate, so it is not published:\n" + report.render())
     client = CkanClient(url, token, timeout=float(os.environ.get("ETL_CKAN_TIMEOUT", "60")))
     name, version = package["name"], package["version"]
-    summary = PublishSummary(name, version)
-    existing = client.package(name)
+    summary = PublishSummary(name, version, edition=edition_name(name, version))
+    existing = client.package(summary.edition)
+    wanted = _edition_fields(package, organization, summary.edition)
     if existing is None:
-        existing = client.call("package_create", _package_fields(package, organization))
+        existing = client.call("package_create", wanted)
         summary.created = True
-    have = {(r.get("release_version"), r.get("release_path")): r for r in existing.get("resources", [])}
-    pending = _files(root, package)
+    elif _differs(existing, wanted):  # published by an older version of this code: describe it afresh
+        existing = client.call("package_patch", {"id": existing["id"], **{k: v for k, v in wanted.items()
+                                                                          if k != "name"}})
+        summary.metadata_updated = True
+    resources = _upload_files(client, summary, existing, _files(root, package), root)
+    try:
+        _push_tables(client, summary, root, package, resources)
+        summary.metadata_updated |= _update_stable(client, package, organization, summary.edition, resources)
+    except PortalError as exc:
+        raise PortalError(f"{exc} Every file of {name} {version} is on the portal in {summary.edition}; the "
+                          "DataStore tables or the stable dataset are not all updated. Run the same command "
+                          "again.") from None
+    return summary
+
+
+def _upload_files(client: CkanClient, summary: PublishSummary, existing: dict[str, Any],
+                  pending: list[tuple[str, dict[str, Any]]], root: Path) -> dict[str, dict[str, Any]]:
+    """Upload each file whose hash the edition's dataset does not have; its resources by file."""
+    have = {r.get("release_path"): r for r in existing.get("resources", [])}
     for i, (path, fields) in enumerate(pending):
-        current = have.get((version, path))
+        current = have.get(path)
         if current is not None and current.get("hash") == fields["hash"]:
             summary.unchanged.append(path)
             continue
         try:
-            _upload(client, existing["id"], root, path, fields, current)
+            if current is not None and _active(current):  # its rows are the old file's: gone before it is
+                client.call("datastore_delete", {"resource_id": current["id"], "force": True,
+                                                 "calculate_record_count": False})
+            have[path], size = _upload(client, existing["id"], root, path, fields, current)
         except PortalError as exc:
             raise PortalError(_partial(summary, pending[i:], exc)) from None
         summary.uploaded.append(path)
+        summary.bytes_uploaded += size
         fault_point(f"ckan_uploaded_{len(summary.uploaded)}")
-    try:
-        summary.metadata_updated = _update_metadata(client, name, package, organization)
-    except PortalError as exc:
-        raise PortalError(f"{exc} Every file of {name} {version} is on the portal; only the dataset's "
-                          "metadata or resource order was not updated. Run the same command again.") from None
-    return summary
+    return have
 
 
 def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every file of the release with the resource fields describing it (datapackage.json last)."""
+    """Every file of the release with the resource fields describing it (datapackage.json last).
+
+    One place lists what goes on the portal: a new kind of file is one more entry here."""
     version, as_of = package["version"], package.get("x-as-of", "")
     out = []
     for r in package["resources"]:
@@ -165,6 +204,9 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
             "size": r.get("bytes", r.get("x-bytes")),
             "release_version": version, "release_as_of": as_of, "release_path": r["path"],
             "schema": json.dumps(r["schema"], ensure_ascii=False),
+            # The file its DataStore table is (to be) pushed from; the table counts only once the
+            # push has made the resource datastore_active, which a re-upload first undoes.
+            **({"datastore_hash": r["hash"]} if _is_table(r) else {}),
         }))
     data = read_file(root, "datapackage.json", f"the descriptor of {root}", MAX_DESCRIPTOR_BYTES)
     out.append(("datapackage.json", {
@@ -178,16 +220,16 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
 
 
 def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: dict[str, Any],
-            current: dict[str, Any] | None) -> None:
-    """Upload one file of the release, opened without leaving its folder (see etl.safety)."""
+            current: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
+    """Upload one file of the release, opened without leaving its folder (see etl.safety); the
+    resource the portal now has, and the bytes sent."""
     limit = MAX_DESCRIPTOR_BYTES if path == "datapackage.json" else MAX_FILE_BYTES
-    with open_file(root, path, f"the file {path} of {root}", limit) as (handle, _size):
+    with open_file(root, path, f"the file {path} of {root}", limit) as (handle, size):
         upload = {"upload": (Path(path).name, handle, fields["mimetype"])}
         data = {k: str(v) for k, v in fields.items()}
         if current is None:
-            client.call("resource_create", {"package_id": package_id, **data}, files=upload)
-        else:
-            client.call("resource_update", {"id": current["id"], **data}, files=upload)
+            return client.call("resource_create", {"package_id": package_id, **data}, files=upload), size
+        return client.call("resource_update", {"id": current["id"], **data}, files=upload), size
 
 
 def _partial(summary: PublishSummary, left: list[tuple[str, dict[str, Any]]], exc: PortalError) -> str:
@@ -226,29 +268,108 @@ def _package_fields(package: dict[str, Any], organization: str) -> dict[str, Any
     }
 
 
-def _release_order(resource: dict[str, Any]) -> tuple[str, str]:
-    """Releases sort as catalog.json sorts them: by as-of date, then version name."""
-    return resource.get("release_as_of") or "", resource.get("release_version") or ""
+def _edition_fields(package: dict[str, Any], organization: str, edition: str) -> dict[str, Any]:
+    """One edition's dataset: the release's metadata, its version in the title, the series it is in."""
+    fields = _package_fields(package, organization)
+    fields["name"], fields["title"] = edition, f"{package['title']}（{package['version']}）"
+    fields["extras"].append({"key": "series", "value": package["name"]})
+    return fields
 
 
-def _update_metadata(client: CkanClient, name: str, package: dict[str, Any], organization: str) -> bool:
-    """Describe the newest release on the portal; newest resources first. True when anything changed."""
-    current = client.package(name) or {}
-    resources = current.get("resources", [])
+DATASTORE_TYPES = {"integer": "int", "date": "date", "string": "text", "number": "numeric", "boolean": "bool"}
+
+
+def _push_tables(client: CkanClient, summary: PublishSummary, root: Path, package: dict[str, Any],
+                 resources: dict[str, dict[str, Any]]) -> None:
+    """Each CSV table into the DataStore, typed by its schema, unless it is there from this file."""
+    for r in filter(_is_table, package["resources"]):
+        resource = resources.get(r["path"])
+        if resource is None or (_active(resource) and resource.get("datastore_hash") == r["hash"]):
+            continue
+        ts = schemas.table(r["name"])
+        frame, _ = read_csv(ts, read_resource(root, r), r["path"])  # validated above; inside the folder
+        if _active(resource):  # a table pushed from another file, which an earlier run left
+            client.call("datastore_delete", {"resource_id": resource["id"], "force": True,
+                                             "calculate_record_count": False})
+        client.call("datastore_create", {
+            # force: an uploaded file's resource is "read-only" to the DataStore (its rows come from the
+            # file). No table statistics job: that needs the portal's background workers (Redis), and
+            # datastore_search counts the rows itself.
+            "resource_id": resource["id"], "force": True, "primary_key": ts.primary_key,
+            "calculate_record_count": False,
+            "fields": [{"id": f["name"], "type": DATASTORE_TYPES[f["type"]],
+                        "info": {"label": f.get("title", f["name"]), "notes": f.get("description", "")}}
+                       for f in ts.fields],
+            "records": json.loads(frame.write_json()),  # dates as ISO 8601 text, nulls as null
+        })
+        if resource.get("datastore_hash") != r["hash"]:  # uploaded by a version that did not record it
+            client.call("resource_patch", {"id": resource["id"], "datastore_hash": r["hash"]})
+        summary.tables_pushed.append(r["path"])
+
+
+def _is_table(resource: dict[str, Any]) -> bool:
+    return resource.get("format") == "csv" and resource.get("name") in {ts.name for ts in schemas.tables()}
+
+
+def _active(resource: dict[str, Any]) -> bool:
+    return resource.get("datastore_active") in (True, "True", "true")
+
+
+def _update_stable(client: CkanClient, package: dict[str, Any], organization: str, edition: str,
+                   resources: dict[str, dict[str, Any]]) -> bool:
+    """The stable dataset: the newest edition's metadata and links to its files, and every edition;
+    one package_patch at most (CKAN re-indexes a dataset on each call that changes it)."""
+    current = client.package(package["name"])
+    changed = current is None
+    if current is None:
+        current = client.call("package_create", {**_package_fields(package, organization),
+                                                 "extras": _stable_extras(package, {}, edition)})
+    extras = {e["key"]: e["value"] for e in current.get("extras", [])}
     mine = (package.get("x-as-of", ""), package["version"])
-    changed = False
-    if mine >= max((_release_order(r) for r in resources), default=mine):
+    newest = mine >= (extras.get("as_of", ""), current.get("version") or "")
+    if newest:
         wanted = _package_fields(package, organization)
-        if _differs(current, wanted):
-            client.call("package_patch", {"id": current.get("id", name), **{k: v for k, v in wanted.items()
-                                                                           if k != "name"}})
-            changed = True
-    by_position = sorted(resources, key=lambda r: r.get("position", 0))
-    ids = [r["id"] for r in sorted(by_position, key=_release_order, reverse=True)]  # stable: keeps file order
-    if ids != [r["id"] for r in resources]:
-        client.call("package_resource_reorder", {"id": current["id"], "order": ids})
+    else:  # an older edition never takes the stable dataset back; it only joins the list
+        wanted = {k: current.get(k) for k in ("title", "notes", "version")}
+    wanted["extras"] = _stable_extras(package if newest else None, extras, edition, package["version"])
+    wanted.pop("name", None)
+    links = _links(current, resources) if newest else None
+    if _differs(current, wanted) or links is not None:
+        client.call("package_patch", {"id": current["id"], **wanted, **({"resources": links} if links else {})})
         changed = True
     return changed
+
+
+LINKED = ("name", "description", "format", "mimetype", "hash", "size", "release_version", "release_as_of",
+          "release_path", "schema", "url")
+
+
+def _links(stable: dict[str, Any], resources: dict[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The stable dataset's resources: one per file of the newest edition, its URL that edition's
+    upload (no second upload), keeping each file's resource id; None when they are so already."""
+    have = {r.get("release_path"): r for r in stable.get("resources", [])}
+    wanted = []
+    for path, resource in resources.items():
+        fields = {k: resource[k] for k in LINKED if resource.get(k) is not None}
+        if path in have:
+            fields["id"] = have[path]["id"]
+        wanted.append(fields)
+    order = [r.get("release_path") for r in stable.get("resources", [])]
+    same = order == [w["release_path"] for w in wanted] and all(
+        have.get(w["release_path"], {}).get(k) == v for w in wanted for k, v in w.items())
+    return None if same else wanted
+
+
+def _stable_extras(newest: dict[str, Any] | None, extras: dict[str, str], edition: str,
+                   version: str | None = None) -> list[dict[str, str]]:
+    """The newest release's extras (or the ones there), and `editions`: version → edition's dataset."""
+    out = dict(extras)
+    if newest is not None:
+        out.update({e["key"]: e["value"] for e in _package_fields(newest, "")["extras"]})
+    listed = json.loads(extras.get("editions") or "{}")
+    listed[version or (newest or {}).get("version", "")] = edition
+    out["editions"] = json.dumps(dict(sorted(listed.items())), ensure_ascii=False)
+    return [{"key": k, "value": v} for k, v in out.items()]
 
 
 def _differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

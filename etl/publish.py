@@ -38,18 +38,29 @@ def file_stem(table: str) -> str:
 def write_release(dataset: Dataset, folder: Path, version: str) -> dict[str, Any]:
     """Write every table as CSV and Parquet plus datapackage.json into `folder`; return the descriptor."""
     folder.mkdir(parents=True, exist_ok=True)
+    resources = write_tables(folder, schemas.tables(), dataset.tables)
+    descriptor = package_descriptor(dataset, resources, version)
+    write_descriptor(folder, descriptor)
+    return descriptor
+
+
+def write_tables(folder: Path, table_schemas: list[schemas.TableSchema],
+                 tables: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
+    """Each table as CSV and Parquet in `folder`; the resource descriptors of the files, in order."""
     resources = []
-    for ts in schemas.tables():
-        frame = dataset.tables[ts.name]
+    for ts in table_schemas:
+        frame = tables[ts.name]
         csv, parquet = folder / f"{file_stem(ts.name)}.csv", folder / f"{file_stem(ts.name)}.parquet"
         frame.write_csv(csv, include_bom=CSV_BOM, line_terminator="\n")
         write_parquet(ts, frame, parquet)
         resources.append(_resource(ts, csv, "csv"))
         resources.append(_resource(ts, parquet, "parquet"))
-    descriptor = package_descriptor(dataset, resources, version)
+    return resources
+
+
+def write_descriptor(folder: Path, descriptor: dict[str, Any]) -> None:
     text = json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n"
     (folder / "datapackage.json").write_text(text, encoding="utf-8")
-    return descriptor
 
 
 def write_parquet(ts: schemas.TableSchema, frame: pl.DataFrame, file: Path) -> None:
@@ -57,10 +68,7 @@ def write_parquet(ts: schemas.TableSchema, frame: pl.DataFrame, file: Path) -> N
     integers as pandas' Int64 (not float NaN). frictionless-py reads Parquet through pandas, so
     without it an empty うち額_千円 would arrive as NaN and fail the integer type."""
     table = frame.to_arrow().cast(pa.schema([(n, _ARROW[f["type"]]) for n, f in zip(ts.field_names, ts.fields)]))
-    columns = [
-        {"name": f["name"], "field_name": f["name"], "metadata": None, **_pandas_type(f)} for f in ts.fields
-    ]
-    meta = {"index_columns": [], "column_indexes": [], "columns": columns}
+    meta = {"index_columns": [], "column_indexes": [], "columns": pandas_columns(ts)}
     table = table.replace_schema_metadata({"pandas": json.dumps(meta, ensure_ascii=False)})
     pq.write_table(table, file, compression="zstd")
 
@@ -82,20 +90,30 @@ def _pandas_type(field: dict[str, Any]) -> dict[str, str]:
     return {"pandas_type": "unicode", "numpy_type": "object"}
 
 
-def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
-    data = file.read_bytes()
+def resource_schema(ts: schemas.TableSchema, fmt: str) -> dict[str, Any]:
+    """The Table Schema embedded in datapackage.json for the CSV or the Parquet copy of a table."""
     schema = ts.frictionless()
-    name = ts.name
     if fmt == "parquet":
         # Foreign keys of a Parquet resource point at the Parquet copy of the referenced table,
         # so that each format validates on its own.
-        name = parquet_resource_name(name)
         schema["foreignKeys"] = [
             {**fk, "reference": {**fk["reference"], "resource": parquet_resource_name(fk["reference"]["resource"])}}
             for fk in schema.get("foreignKeys", [])
         ]
         if not schema["foreignKeys"]:
             del schema["foreignKeys"]
+    return schema
+
+
+def pandas_columns(ts: schemas.TableSchema) -> list[dict[str, Any]]:
+    """The pandas metadata of a table's Parquet columns (see write_parquet)."""
+    return [{"name": f["name"], "field_name": f["name"], "metadata": None, **_pandas_type(f)} for f in ts.fields]
+
+
+def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
+    data = file.read_bytes()
+    schema = resource_schema(ts, fmt)
+    name = ts.name if fmt == "csv" else parquet_resource_name(ts.name)
     resource: dict[str, Any] = {
         "name": name,
         "type": "table",

@@ -113,7 +113,22 @@ def package_metadata() -> dict[str, Any]:
 
 @cache
 def table(name: str) -> TableSchema:
-    return TableSchema(name, json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8")))
+    descriptor = json.loads((SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    descriptor["fields"] = [_resolve(f) for f in descriptor["fields"]]
+    return TableSchema(name, descriptor)
+
+
+def _resolve(field: dict[str, Any]) -> dict[str, Any]:
+    """`{"name": N, "x-field-of": T}` is field N of schemas/T.json: a field is written once."""
+    if "x-field-of" not in field:
+        return field
+    source = {f["name"]: f for f in table(field["x-field-of"]).fields}
+    return dict(source[field["name"]])
+
+
+def cumulative_tables() -> list[TableSchema]:
+    """The tables built across every release of the catalog (see etl.cumulative)."""
+    return [table(n) for n in package_metadata()["x-cumulative"]["resources"]]
 
 
 def tables() -> list[TableSchema]:

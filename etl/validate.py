@@ -174,7 +174,7 @@ def validate_release(path: Path) -> Report:
     csv_tables: Tables = {}
     files: dict[str, bytes] = {}  # each file read once: the bytes hashed are the bytes parsed
     for resource in package.get("resources", []):
-        data, results = _integrity(root, resource)
+        data, results = integrity_results(root, resource)
         report.add(results)
         if data is not None:
             files[resource["path"]] = data
@@ -199,7 +199,9 @@ def read_resource(root: Path, resource: dict[str, Any]) -> bytes:
     return safety.read_file(root, resource.get("path"), f"resource {resource.get('name')!r}")
 
 
-def _integrity(root: Path, resource: dict[str, Any]) -> tuple[bytes | None, list[CheckResult]]:
+def integrity_results(root: Path, resource: dict[str, Any]) -> tuple[bytes | None, list[CheckResult]]:
+    """The bytes of a resource's file (read once, inside the release folder; None when it cannot be
+    read), and whether its size and sha256 hash are the ones datapackage.json gives."""
     name = resource.get("name", "?")
     check = f"{name}.integrity"
     try:

@@ -6,7 +6,9 @@
   data and socket folders in a temporary folder; ``fsync=off``, trust authentication);
 * the Solr stand-in of ``tests/solr_standin.py`` (test infrastructure, not a search engine);
 * CKAN 2.12.0 from PyPI, in its own virtual environment ``<repo>/.venv-ckan`` (built once, reused while
-  its stamp file says it is complete), served by ``ckan run`` on a free port;
+  its stamp file says it is complete), served by ``ckan run`` on a free port, with the ``datastore``
+  plugin (its own database ``datastore_default``, written by CKAN's user and read by a read-only role
+  with the permissions ``ckan datastore set-permissions`` emits) and ``datatables_view`` for previews;
 
 then creates a sysadmin, an API token and an organization. Everything it starts is stopped by PID in
 `stop()`, and its temporary folder is removed.
@@ -56,6 +58,9 @@ APT_PACKAGES = ("postgresql", "libpq-dev", "libmagic1")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
 DB_NAME = DB_USER = "ckan_default"
 DB_PASSWORD = "pass"  # trust authentication on loopback: the password is not checked
+# The DataStore: its own database, written by CKAN's user and read through a read-only role (what
+# `ckan datastore set-permissions` grants), as CKAN's documentation sets it up.
+DATASTORE_DB = DATASTORE_READER = "datastore_default"
 
 
 class CkanStackError(RuntimeError):
@@ -473,12 +478,19 @@ class CkanStack:
         psql = [bindir / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(port),
                 "-U", "postgres", "-d", "postgres"]
         self._run([*psql, "-c", f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'",
-                   "-c", f"CREATE DATABASE {DB_NAME} OWNER {DB_USER} ENCODING 'UTF8' TEMPLATE template0"],
-                  timeout=60, what="creating the ckan_default role and database")
+                   "-c", f"CREATE DATABASE {DB_NAME} OWNER {DB_USER} ENCODING 'UTF8' TEMPLATE template0",
+                   "-c", f"CREATE ROLE {DATASTORE_READER} NOSUPERUSER NOCREATEDB NOCREATEROLE LOGIN "
+                         f"PASSWORD '{DB_PASSWORD}'",
+                   "-c", f"CREATE DATABASE {DATASTORE_DB} OWNER {DB_USER} ENCODING 'UTF8' TEMPLATE template0"],
+                  timeout=60, what="creating the ckan_default and datastore roles and databases")
+        self._pg["psql"] = psql
 
     @property
     def sqlalchemy_url(self) -> str:
         return f"postgresql://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{self._pg['port']}/{DB_NAME}"
+
+    def _datastore_url(self, user: str) -> str:
+        return f"postgresql://{user}:{DB_PASSWORD}@127.0.0.1:{self._pg['port']}/{DATASTORE_DB}"
 
     # (d) the Solr stand-in
     def _start_solr(self) -> None:
@@ -525,8 +537,12 @@ class CkanStack:
             "ckan.storage_path": str(storage),
             "ckan.redis.url": f"redis://127.0.0.1:{unused}/0",
             "ckan.max_resource_size": "100",  # MB; uploads of a few MB must pass
-            "ckan.plugins": "",  # no plugin that fetches anything or needs workers
-            "ckan.views.default_views": "",
+            # The DataStore (tables pushed through the Action API, nothing fetched, no workers) and its
+            # table preview; no plugin that fetches anything or needs workers.
+            "ckan.plugins": "datastore datatables_view",
+            "ckan.datastore.write_url": self._datastore_url(DB_USER),
+            "ckan.datastore.read_url": self._datastore_url(DATASTORE_READER),
+            "ckan.views.default_views": "datatables_view",
             "smtp.server": f"127.0.0.1:{unused}",
             "ckan.requests.timeout": "5",
             "ckan.site_title": "CKAN test stack",
@@ -542,6 +558,11 @@ class CkanStack:
 
     def _bootstrap(self) -> None:
         self._ckan("db", "init", what="ckan db init")
+        sql = self._ckan("datastore", "set-permissions", capture=True, what="ckan datastore set-permissions")
+        assert self.tmp is not None
+        script = self.tmp / "datastore-permissions.sql"  # a file: the SQL has a \connect meta-command
+        script.write_text(sql, encoding="utf-8")
+        self._run([*self._pg["psql"], "-f", script], timeout=60, what="psql: the DataStore's permissions")
         password = secrets.token_urlsafe(18)
         self._ckan("sysadmin", "add", self.sysadmin, "--create", f"email={self.sysadmin}@example.invalid",
                    f"password={password}", what="ckan sysadmin add",

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
+from etl import schemas
+from etl.ckan import edition_name
 
 pytestmark = pytest.mark.ckan
 ORG = "koriyama"
@@ -26,17 +28,23 @@ def stack(ckan_stack):
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The 2023 release, a 2024 edition, and a re-issue of 2023 under another version name."""
+    """The 2023 release, editions 2024–2026, and a re-issue of 2023 under another version name."""
+    from etl import pipeline
+
     catalog = tmp_path_factory.mktemp("ckan-catalog")
     raw = tmp_path_factory.mktemp("ckan-raw")
     lines = edit(real_lines(), 4, "2023年２月10日", "2024年２月９日")
     lines = edit(edit(edit(lines, 25, "人事 14 8 6", "人事 15 9 6"), 30, "合計 295 54", "合計 296 55"), 43, "295件", "296件")
-    edition_2024 = write_doc(raw, lines, name="koriyama-renkei-kyotei-2024-02-09.txt")
-    reissue = write_doc(raw / "r2", edit(real_lines(), 283, "共催", "共催・協力"))
-    for doc, extra in ((REAL, []), (edition_2024, []), (reissue, ["--version", "2023-02-10-r2"])):
-        result = run_etl("build", "--raw", doc, "--out", catalog, *extra)
-        assert result.returncode == 0, result.stdout + result.stderr
-    return {v: catalog / DATASET / v for v in ("2023-02-10", "2024-02-09", "2023-02-10-r2")}
+    docs = [(REAL, None), (write_doc(raw, lines, name="koriyama-renkei-kyotei-2024-02-09.txt"), None)]
+    for year in (2025, 2026):
+        later = edit(lines, 4, "2024年", f"{year}年")
+        docs.append((write_doc(raw, later, name=f"koriyama-renkei-kyotei-{year}-02-09.txt"), None))
+    docs.append((write_doc(raw / "r2", edit(real_lines(), 283, "共催", "共催・協力")), "2023-02-10-r2"))
+    for doc, version in docs:  # in-process: the build is not what these tests are about
+        result = pipeline.build(doc, catalog, version)
+        assert result.outcome is not None, result.report.render()
+    versions = ("2023-02-10", "2024-02-09", "2025-02-09", "2026-02-09", "2023-02-10-r2")
+    return {v: catalog / DATASET / v for v in versions}
 
 
 def publish(stack, release: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -44,50 +52,61 @@ def publish(stack, release: Path, **env: str) -> subprocess.CompletedProcess[str
                    env={"CKAN_API_TOKEN": stack.token, **env})
 
 
+def package(stack, name: str) -> dict | None:
+    from ckan_stack import CkanApiError
+
+    try:
+        return stack.api("package_show", id=name)
+    except CkanApiError as exc:
+        if exc.type != "Not Found Error":
+            raise
+        return None
+
+
+def editions_listed(stack) -> dict[str, str]:
+    stable = package(stack, DATASET)
+    return json.loads({e["key"]: e["value"] for e in stable["extras"]}["editions"]) if stable else {}
+
+
 def portal_with(stack, releases: dict[str, Path], *versions: str) -> None:
     """Start a test from a known portal: exactly these releases published, so that any test can
     run alone or in any order. A portal holding other releases is purged first; one holding these
     gets them published again, which uploads only what is missing (hashes are compared)."""
-    from ckan_stack import CkanApiError
-
-    try:
-        present = {r.get("release_version") for r in stack.api("package_show", id=DATASET)["resources"]}
-    except CkanApiError as exc:
-        if exc.type != "Not Found Error":
-            raise
-        present = set()
-    if present != set(versions) and present:
-        stack.api("dataset_purge", id=DATASET)
+    if set(editions_listed(stack)) != set(versions):
+        for name in [DATASET, *(edition_name(DATASET, v) for v in releases)]:
+            if package(stack, name) is not None:
+                stack.api("dataset_purge", id=name)
     for version in versions:
         result = publish(stack, releases[version])
         assert result.returncode == 0, result.stdout + result.stderr
 
 
 def resources_of(stack, version: str) -> list[dict]:
-    package = stack.api("package_show", id=DATASET)
-    return [r for r in package["resources"] if r.get("release_version") == version]
+    return stack.api("package_show", id=edition_name(DATASET, version))["resources"]
 
 
-def test_publish_creates_the_dataset_with_every_file(stack, releases: dict[str, Path]) -> None:
-    """Package metadata and one resource per file, read back through the Action API, bytes included."""
+def test_publish_creates_the_edition_and_the_stable_dataset(stack, releases: dict[str, Path]) -> None:
+    """One dataset for the edition (metadata, one uploaded resource per file, bytes included) and the
+    stable dataset describing it, whose resources link to the edition's files."""
     portal_with(stack, releases)
     release = releases["2023-02-10"]
     result = publish(stack, release)
     assert result.returncode == 0, result.stdout + result.stderr
     assert stack.token not in result.stdout + result.stderr
     datapackage = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
-    package = stack.api("package_show", id=DATASET)
-    assert package["title"] == datapackage["title"] and package["version"] == "2023-02-10"
-    assert package["organization"]["name"] == ORG
-    assert package["license_id"] == datapackage["licenses"][0]["name"]
-    assert {t["name"] for t in package["tags"]} == set(datapackage["keywords"])
-    extras = {e["key"]: e["value"] for e in package["extras"]}
-    assert extras["as_of"] == "2023-02-10" and extras["全国地方公共団体コード"] == "072036"
-    assert "他機関との連携協定について" in extras["source"]
-    assert datapackage["x-attribution"] in package["notes"]
+    for name in (DATASET, edition_name(DATASET, "2023-02-10")):
+        pkg = stack.api("package_show", id=name)
+        assert pkg["version"] == "2023-02-10" and datapackage["title"] in pkg["title"]
+        assert pkg["organization"]["name"] == ORG
+        assert pkg["license_id"] == datapackage["licenses"][0]["name"]
+        assert {t["name"] for t in pkg["tags"]} == set(datapackage["keywords"])
+        extras = {e["key"]: e["value"] for e in pkg["extras"]}
+        assert extras["as_of"] == "2023-02-10" and extras["全国地方公共団体コード"] == "072036"
+        assert "他機関との連携協定について" in extras["source"]
+        assert datapackage["x-attribution"] in pkg["notes"]
     files = {p.name: p for p in release.iterdir()}
     uploaded = resources_of(stack, "2023-02-10")
-    assert sorted(r["release_path"] for r in uploaded) == sorted(files)
+    assert [r["release_path"] for r in uploaded] == [r["path"] for r in datapackage["resources"]] + ["datapackage.json"]
     for r in uploaded:
         assert stack.download(r["url"]) == files[r["release_path"]].read_bytes(), r["release_path"]
         if r["release_path"].endswith(".csv"):
@@ -95,36 +114,69 @@ def test_publish_creates_the_dataset_with_every_file(stack, releases: dict[str, 
             described = next(x for x in datapackage["resources"] if x["path"] == r["release_path"])
             assert json.loads(r["schema"]) == described["schema"]
             assert r["hash"] == described["hash"]
+    links = stack.api("package_show", id=DATASET)["resources"]
+    assert [(r["release_path"], r["url"], r["hash"]) for r in links] == [
+        (r["release_path"], r["url"], r["hash"]) for r in uploaded]
+    assert editions_listed(stack) == {"2023-02-10": edition_name(DATASET, "2023-02-10")}
+
+
+def test_each_table_is_in_the_datastore_with_its_schema_types(stack, releases: dict[str, Path]) -> None:
+    """datastore_search answers every table's rows with the types of schemas/ (int, date, text); a
+    second publish pushes nothing."""
+    from etl.validate import read_csv
+
+    portal_with(stack, releases, "2023-02-10")
+    release = releases["2023-02-10"]
+    for r in (r for r in resources_of(stack, "2023-02-10") if r["release_path"].endswith(".csv")):
+        ts = schemas.table(r["release_path"].removeprefix("072036_").removesuffix(".csv"))
+        found = stack.api("datastore_search", resource_id=r["id"], limit=1000, sort="_id")
+        types = {f["id"]: f["type"] for f in found["fields"] if f["id"] != "_id"}
+        # integer → int (PostgreSQL reports int4), date → date, string → text
+        assert types == {f["name"]: {"integer": "int4", "date": "date", "string": "text"}[f["type"]] for f in ts.fields}
+        frame, _ = read_csv(ts, (release / r["release_path"]).read_bytes(), r["release_path"])
+        rows = [{k: v for k, v in row.items() if k != "_id"} for row in found["records"]]
+        expected = json.loads(frame.write_json())
+        assert [{k: (v[:10] if types[k] == "date" and v else v) for k, v in row.items()} for row in rows] == expected
+        assert r["datastore_active"] and r["datastore_hash"] == r["hash"]
+    result = publish(stack, release)
+    assert "nothing changed" in result.stdout, result.stdout + result.stderr
 
 
 def test_publishing_the_same_release_again_changes_nothing(stack, releases: dict[str, Path]) -> None:
-    """A second publish compares hashes, uploads nothing and leaves the portal's metadata untouched."""
+    """A second publish compares hashes, uploads and pushes nothing and leaves both datasets untouched."""
     portal_with(stack, releases, "2023-02-10")
-    before = stack.api("package_show", id=DATASET)
+    names = (DATASET, edition_name(DATASET, "2023-02-10"))
+    before = [stack.api("package_show", id=n) for n in names]
     result = publish(stack, releases["2023-02-10"])
-    assert result.returncode == 0 and "nothing changed" in result.stdout
-    after = stack.api("package_show", id=DATASET)
-    assert after["metadata_modified"] == before["metadata_modified"]
-    assert [r["id"] for r in after["resources"]] == [r["id"] for r in before["resources"]]
+    assert result.returncode == 0 and "nothing changed" in result.stdout, result.stdout + result.stderr
+    after = [stack.api("package_show", id=n) for n in names]
+    assert [p["metadata_modified"] for p in after] == [p["metadata_modified"] for p in before]
 
 
-def test_a_newer_release_updates_the_dataset_and_keeps_the_older_files(stack, releases: dict[str, Path]) -> None:
-    """The 2024 edition becomes the dataset's version, listed first; 2023's files stay downloadable."""
+def test_a_newer_release_becomes_the_stable_dataset_and_the_older_edition_stays(
+        stack, releases: dict[str, Path]) -> None:
+    """The 2024 edition gets its own dataset and becomes the stable one's version and links; 2023's
+    dataset and files are untouched."""
     portal_with(stack, releases, "2023-02-10")
+    old = stack.api("package_show", id=edition_name(DATASET, "2023-02-10"))
     result = publish(stack, releases["2024-02-09"])
     assert result.returncode == 0, result.stdout + result.stderr
-    package = stack.api("package_show", id=DATASET)
-    assert package["version"] == "2024-02-09"
-    assert {e["key"]: e["value"] for e in package["extras"]}["as_of"] == "2024-02-09"
-    versions = [r["release_version"] for r in package["resources"]]
-    assert versions == sorted(versions, reverse=True) and versions.count("2023-02-10") == len(versions) // 2
-    old = next(r for r in resources_of(stack, "2023-02-10") if r["release_path"] == "072036_agreement_counts.csv")
-    assert stack.download(old["url"]) == (releases["2023-02-10"] / "072036_agreement_counts.csv").read_bytes()
+    stable = stack.api("package_show", id=DATASET)
+    assert stable["version"] == "2024-02-09"
+    assert {e["key"]: e["value"] for e in stable["extras"]}["as_of"] == "2024-02-09"
+    new = {r["release_path"]: r["url"] for r in resources_of(stack, "2024-02-09")}
+    assert {r["release_path"]: r["url"] for r in stable["resources"]} == new
+    assert set(editions_listed(stack)) == {"2023-02-10", "2024-02-09"}
+    assert stack.api("package_show", id=edition_name(DATASET, "2023-02-10"))["metadata_modified"] == old[
+        "metadata_modified"]
+    counts = next(r for r in resources_of(stack, "2023-02-10") if r["release_path"] == "072036_agreement_counts.csv")
+    assert stack.download(counts["url"]) == (releases["2023-02-10"] / "072036_agreement_counts.csv").read_bytes()
 
 
 def test_an_invalid_release_is_refused(stack, releases: dict[str, Path], tmp_path: Path) -> None:
     """A release that fails etl validate is not published (exit 1) and the portal is unchanged."""
-    portal_with(stack, releases, "2023-02-10")
+    if not editions_listed(stack):  # any portal with a release will do
+        portal_with(stack, releases, "2023-02-10")
     bad = tmp_path / "bad"
     shutil.copytree(releases["2023-02-10-r2"], bad)
     csv = bad / "072036_agreement_counts.csv"
@@ -179,10 +231,10 @@ def test_the_portal_going_away_mid_publish_is_reported_and_the_rerun_completes(
     assert stack.api("package_show", id=DATASET)["version"] == "2024-02-09"
 
 
-def test_republishing_any_release_changes_nothing_and_keeps_the_newest_first(
+def test_republishing_any_release_changes_nothing_and_keeps_the_newest_stable(
     stack, releases: dict[str, Path]
 ) -> None:
-    """Publishing old releases again flips nothing: the newest (by as-of date, then version) stays on top."""
+    """Publishing old releases again flips nothing: the newest (by as-of date, then version) stays the stable one."""
     portal_with(stack, releases, "2023-02-10", "2024-02-09", "2023-02-10-r2")
     before = stack.api("package_show", id=DATASET)
     for version in ("2023-02-10-r2", "2023-02-10", "2024-02-09"):
@@ -190,5 +242,28 @@ def test_republishing_any_release_changes_nothing_and_keeps_the_newest_first(
         assert result.returncode == 0 and "nothing changed" in result.stdout, result.stdout + result.stderr
     after = stack.api("package_show", id=DATASET)
     assert after["metadata_modified"] == before["metadata_modified"] and after["version"] == "2024-02-09"
-    order = list(dict.fromkeys(r["release_version"] for r in after["resources"]))
-    assert order == ["2024-02-09", "2023-02-10-r2", "2023-02-10"]
+    assert {r["release_version"] for r in after["resources"]} == {"2024-02-09"}
+    assert set(editions_listed(stack)) == {"2023-02-10", "2024-02-09", "2023-02-10-r2"}
+
+
+def test_publishing_edition_k_makes_a_bounded_number_of_calls(stack, releases: dict[str, Path], monkeypatch) -> None:
+    """Counted through the client: each new edition makes the same calls and uploads only its own files,
+    however many editions the portal already holds (2025 and 2026 come after every other test's)."""
+    from etl import ckan
+
+    if not editions_listed(stack):
+        portal_with(stack, releases, "2023-02-10", "2024-02-09")
+    calls: list[str] = []
+    real_call = ckan.CkanClient.call
+    monkeypatch.setattr(ckan.CkanClient, "call", lambda self, action, *a, **k: calls.append(action)
+                        or real_call(self, action, *a, **k))
+    seen = []
+    for version in ("2025-02-09", "2026-02-09"):
+        calls.clear()
+        summary = ckan.publish_release(releases[version], stack.url, ORG, stack.token)
+        assert sorted(summary.uploaded) == sorted(p.name for p in releases[version].iterdir())
+        assert summary.bytes_uploaded == sum(p.stat().st_size for p in releases[version].iterdir())
+        seen.append(sorted(calls))
+    tables = len(schemas.tables())
+    assert seen[0] == seen[1] == sorted(["package_show", "package_create"] + ["resource_create"] * len(
+        summary.uploaded) + ["datastore_create"] * tables + ["package_show", "package_patch"]), seen

@@ -45,16 +45,36 @@ def _one(graph: Graph, subject, predicate):
 
 
 def test_catalog_lists_each_release_as_a_dataset(graph: Graph) -> None:
-    """One dcat:Catalog holding one dcat:Dataset per release, with absolute IRIs from the base URL."""
+    """One dcat:Catalog holding one dcat:Dataset per release, with absolute IRIs from the base URL, and
+    per catalog dataset its series, its latest alias and its cumulative tables."""
     catalogs = list(graph.subjects(RDF.type, DCAT.Catalog))
     assert catalogs == [URIRef(BASE + "catalog.dcat.jsonld")]
-    datasets = list(graph.objects(catalogs[0], DCAT.dataset))
-    assert datasets == [URIRef(BASE + "koriyama-renkei-kyotei/2023-02-10/")]
+    datasets = set(graph.objects(catalogs[0], DCAT.dataset))
+    names = ["2023-02-10/", "", "latest/", "cumulative/"]
+    assert datasets == {URIRef(BASE + "koriyama-renkei-kyotei/" + n) for n in names}
+
+
+def test_the_series_points_at_its_releases_and_the_latest_alias(graph: Graph) -> None:
+    """The releases are dcat:inSeries the dataset's series; its current version is the stable latest/ folder,
+    a copy of the newest release, whose distributions have stable URLs."""
+    series, release = URIRef(BASE + "koriyama-renkei-kyotei/"), URIRef(BASE + "koriyama-renkei-kyotei/2023-02-10/")
+    latest = URIRef(BASE + "koriyama-renkei-kyotei/latest/")
+    assert (series, RDF.type, DCAT.DatasetSeries) in graph
+    assert _one(graph, release, DCAT.inSeries) == series
+    assert _one(graph, series, DCAT["last"]) == release
+    assert _one(graph, series, DCAT.hasCurrentVersion) == latest
+    assert _one(graph, latest, DCTERMS.relation) == release
+    assert _one(graph, latest, DCAT.version) == Literal("2023-02-10")
+    urls = {str(_one(graph, d, DCAT.downloadURL)) for d in graph.objects(latest, DCAT.distribution)}
+    assert BASE + "koriyama-renkei-kyotei/latest/072036_agreement_counts.csv" in urls
+    cumulative = URIRef(BASE + "koriyama-renkei-kyotei/cumulative/")
+    urls = {str(_one(graph, d, DCAT.downloadURL)) for d in graph.objects(cumulative, DCAT.distribution)}
+    assert BASE + "koriyama-renkei-kyotei/cumulative/072036_cumulative_agreement_counts.csv" in urls
 
 
 def test_dataset_has_the_dcat_goj_fields(graph: Graph) -> None:
     """Title, description, publisher, version, issued/modified, language ja, spatial 072036, temporal, licence."""
-    ds = next(graph.subjects(RDF.type, DCAT.Dataset))
+    ds = URIRef(BASE + "koriyama-renkei-kyotei/2023-02-10/")
     title = _one(graph, ds, DCTERMS.title)
     assert title.language == "ja" and "連携協定" in title
     assert _one(graph, ds, DCTERMS.description).language == "ja"
@@ -74,7 +94,7 @@ def test_dataset_has_the_dcat_goj_fields(graph: Graph) -> None:
 
 def test_every_file_is_a_distribution_with_url_type_and_size(catalog: Path, graph: Graph) -> None:
     """Each published file is a distribution: download URL, media type, byte size and checksum match."""
-    ds = next(graph.subjects(RDF.type, DCAT.Dataset))
+    ds = URIRef(BASE + "koriyama-renkei-kyotei/2023-02-10/")
     release = catalog / "koriyama-renkei-kyotei" / "2023-02-10"
     files = {p.name: p for p in release.iterdir()}
     dists = list(graph.objects(ds, DCAT.distribution))
