@@ -44,9 +44,10 @@ def _printed(tables: Tables, table: str, axis: str) -> pl.DataFrame:
 
 def _totals_by(tables: Tables, axis: str, check: str, noun: str) -> list[CheckResult]:
     """Cells summed along one axis equal the totals printed for it."""
-    sums = tables["agreement_counts"].group_by(axis).agg(pl.col("協定数").sum().alias("計"))
-    printed = _printed(tables, "agreement_counts", axis).rename({"区分": axis})
-    both = printed.join(sums, on=axis, how="full", coalesce=True)
+    sums = tables["agreement_counts"].group_by(axis, maintain_order=True).agg(pl.col("協定数").sum().alias("計"))
+    printed = _printed(tables, "agreement_counts", axis).rename({"区分": axis}).with_row_index("_order")
+    both = (printed.join(sums, on=axis, how="full", coalesce=True)
+            .sort("_order", nulls_last=True, maintain_order=True))  # as printed: reports are compared byte for byte
     out = []
     for r in both.iter_rows(named=True):
         line = r["原文行番号"]
