@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,13 +113,16 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
         summary.created = True
     have = {(r.get("release_version"), r.get("release_path")): r for r in existing.get("resources", [])}
     pending = _files(root, package)
+    scratch = tempfile.TemporaryDirectory(prefix="etl-report-")  # removed with the object, when this returns
+    local = {REPORT: _release_report(root, package, report, Path(scratch.name))}
+    pending.append((REPORT, _report_fields(local[REPORT], package)))
     for i, (path, fields) in enumerate(pending):
         current = have.get((version, path))
         if current is not None and current.get("hash") == fields["hash"]:
             summary.unchanged.append(path)
             continue
         try:
-            _upload(client, existing["id"], root / path, fields, current)
+            _upload(client, existing["id"], local.get(path, root / path), fields, current)
         except PortalError as exc:
             raise PortalError(_partial(summary, pending[i:], exc)) from None
         summary.uploaded.append(path)
@@ -154,6 +158,29 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
         "release_version": version, "release_as_of": as_of, "release_path": "datapackage.json",
     }))
     return out
+
+
+REPORT = "report.html"
+
+
+def _release_report(root: Path, package: dict[str, Any], report, folder: Path) -> Path:
+    """The release's HTML report (etl report), written for upload beside the release's files."""
+    from etl import html_report
+
+    file = folder / REPORT
+    html_report.write(html_report.release_page(root, report=report), file)
+    return file
+
+
+def _report_fields(file: Path, package: dict[str, Any]) -> dict[str, Any]:
+    data = file.read_bytes()  # deterministic, so an unchanged release uploads nothing again
+    return {
+        "name": f"{REPORT} ({package['version']})",
+        "description": "リリースレポート（HTML）: 検査の結果、協定数の表と印字された合計、グラフ、協定先の掲載箇所",
+        "format": "HTML", "mimetype": "text/html",
+        "hash": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data),
+        "release_version": package["version"], "release_as_of": package.get("x-as-of", ""), "release_path": REPORT,
+    }
 
 
 def _upload(client: CkanClient, package_id: str, file: Path, fields: dict[str, Any],

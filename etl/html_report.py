@@ -121,9 +121,11 @@ def _terminal(page: Page) -> str:
 
 
 def _checks(report: Report) -> str:
-    """Every check that ran, one row per comparison it made, failures first within each check."""
+    """Every check that ran, one row per comparison it made; failures first, so the misprint leads."""
     rows = []
-    for check, ok in report.checks().items():
+    status = report.checks()
+    for check in sorted(status, key=lambda c: status[c]):  # failed checks first, each group in run order
+        ok = status[check]
         results = [r for r in report.results if r.check == check]
         results.sort(key=lambda r: r.passed)
         for i, r in enumerate(results):
@@ -316,13 +318,14 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
                 placed=placed_cells(report, columns))
 
 
-def release_page(release: Path, against: Path | None = None) -> Page:
-    """The report of a published release, re-validated from its files (as `etl validate` does)."""
+def release_page(release: Path, against: Path | None = None, report: Report | None = None) -> Page:
+    """The report of a published release, re-validated from its files (as `etl validate` does)
+    unless the caller has just done so and passes its `report`."""
     from etl import schemas
     from etl.validate import read_csv, release_descriptor, validate_release
 
     root, package = release_descriptor(release)
-    report = validate_release(root)
+    report = report if report is not None else validate_release(root)
     paths = {r.get("name"): r.get("path") for r in package["resources"]}
     tables = {}
     for ts in schemas.tables():
@@ -333,7 +336,7 @@ def release_page(release: Path, against: Path | None = None) -> Page:
     source = (package.get("sources") or [{}])[0]
     facts = {"dataset": package.get("name", ""), "version": package.get("version", ""),
              "時点 (as of)": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
-             "資料": source.get("title", ""), "release": str(root)}
+             "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere
     page = Page(report, f"{facts['dataset']} {facts['version']} リリースレポート", facts, report.render(), tables)
     if against is not None:
         from etl.diff import diff_releases

@@ -87,8 +87,12 @@ def test_publish_creates_the_dataset_with_every_file(stack, releases: dict[str, 
     assert datapackage["x-attribution"] in package["notes"]
     files = {p.name: p for p in release.iterdir()}
     uploaded = resources_of(stack, "2023-02-10")
-    assert sorted(r["release_path"] for r in uploaded) == sorted(files)
-    for r in uploaded:
+    assert sorted(r["release_path"] for r in uploaded) == sorted([*files, "report.html"])
+    report = next(r for r in uploaded if r["release_path"] == "report.html")
+    page = stack.download(report["url"]).decode("utf-8")  # the release's own HTML report (etl report)
+    assert (report["format"], report["mimetype"]) == ("HTML", "text/html") and '<html lang="ja">' in page
+    assert 'data-check="agreement_counts.row_totals"' in page and "<svg" in page
+    for r in (r for r in uploaded if r["release_path"] != "report.html"):
         assert stack.download(r["url"]) == files[r["release_path"]].read_bytes(), r["release_path"]
         if r["release_path"].endswith(".csv"):
             assert (r["format"], r["mimetype"]) == ("CSV", "text/csv")
@@ -174,7 +178,7 @@ def test_the_portal_going_away_mid_publish_is_reported_and_the_rerun_completes(
     result = publish(stack, releases["2023-02-10-r2"])
     assert result.returncode == 0, result.stdout + result.stderr
     paths = sorted(r["release_path"] for r in resources_of(stack, "2023-02-10-r2"))
-    assert paths == sorted(p.name for p in releases["2023-02-10-r2"].iterdir())
+    assert paths == sorted([*(p.name for p in releases["2023-02-10-r2"].iterdir()), "report.html"])
     # The re-issue is older than 2024: the dataset still describes the newest release.
     assert stack.api("package_show", id=DATASET)["version"] == "2024-02-09"
 
