@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, run_etl, snapshot, write_doc
 
-COMMANDS = ("build", "register", "validate", "diff", "publish")
+COMMANDS = ("build", "register", "validate", "diff", "publish", "report")
 
 
 def test_help_lists_every_command_and_the_exit_codes() -> None:
