@@ -58,7 +58,10 @@ def _svg(fig, title: str) -> str:
     buf = io.StringIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=r".*missing from (current )?font.*")  # tofu is an error
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+        try:
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+        except UserWarning as exc:
+            raise ChartError(f"a label has a character the font IPAexGothic lacks ({exc})") from None
     text = buf.getvalue()
     text = text[text.index("<svg"):]
     text = re.sub(r"<svg ", f'<svg role="img" aria-label="{_attr(title)}" ', text, count=1)

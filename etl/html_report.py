@@ -152,8 +152,6 @@ def _value(v: Any) -> str:
 
 
 def _counts(page: Page) -> str:
-    from etl import charts
-
     counts, totals = page.tables["agreement_counts"], page.tables["printed_totals"]
     rows = list(dict.fromkeys(counts["協定種別"].to_list()))
     cols = list(dict.fromkeys(counts["相手方区分"].to_list()))
@@ -181,9 +179,19 @@ def _counts(page: Page) -> str:
               "✓ 印字された合計と一致 / ✗ 不一致（印字値 / セルの合計）。</p>" if page.placed is not None else
               "<p class=note>黄色のセルは 0: 文書の空欄（ビルドが配置したセル）か、印字された 0 か"
               "（公開データはどちらかを記録していないため区別できない）。</p>")
-    chart = charts.counts_chart(rows, cols, {k: v or 0 for k, v in cells.items()})
+    chart = _chart("counts_chart", rows, cols, {k: v or 0 for k, v in cells.items()})
     return ('<section id="counts"><h2>協定数（協定種別 × 相手方区分）</h2>' + "".join(html) + legend
             + f'<figure class="chart" id="chart-counts">{chart}</figure></section>')
+
+
+def _chart(name: str, *args) -> str:
+    """A chart (etl.charts, imported only now: matplotlib is slow to load), or why it is missing."""
+    from etl import charts
+
+    try:
+        return getattr(charts, name)(*args)
+    except charts.ChartError as exc:  # the page is written all the same
+        return f'<p class="bad">グラフを描けませんでした: {e(exc)}</p>'
 
 
 def _cell(page: Page, row: str, col: str, value: int | None) -> str:
@@ -202,8 +210,6 @@ def _total(printed: dict | None, computed: int) -> str:
 
 
 def _budgets(initiatives: pl.DataFrame) -> str:
-    from etl import charts
-
     by = (initiatives.group_by("分野", maintain_order=True)
           .agg(pl.len().alias("取組数"), pl.col("予算額_千円").sum(), pl.col("うち額_千円").sum(),
                pl.col("うち額_内容").drop_nulls().str.join("、")))
@@ -211,8 +217,8 @@ def _budgets(initiatives: pl.DataFrame) -> str:
                    f"<td class=n>{r['予算額_千円']:,}</td><td class=n>{_amount(r['うち額_千円'])}</td>"
                    f"<td>{e(r['うち額_内容'])}</td></tr>" for r in by.iter_rows(named=True))
     total = initiatives["予算額_千円"].sum()
-    chart = charts.budget_chart(by["分野"].to_list(), [int(v or 0) for v in by["予算額_千円"]],
-                                [int(v or 0) for v in by["うち額_千円"]])
+    chart = _chart("budget_chart", by["分野"].to_list(), [int(v or 0) for v in by["予算額_千円"]],
+                   [int(v or 0) for v in by["うち額_千円"]])
     return ('<section id="budgets"><h2>分野別の予算額（千円）</h2><table><thead><tr><th>分野</th>'
             "<th class=n>取組数</th><th class=n>予算額_千円</th><th class=n>うち額_千円</th><th>うち額_内容</th>"
             f"</tr></thead><tbody>{rows}<tr><th>計</th><td></td><td class=n>{total:,}</td><td></td><td></td></tr>"

@@ -170,3 +170,11 @@ def test_the_page_renders_in_chromium(chromium, pages: dict[str, Built], kind: s
     assert charts == 2
     for label in ("協定種別・相手方区分別の協定数", "人事", "災害", "民", "その他", "分野別の予算額（千円）", "医療", "うち額"):
         assert label in labels, label
+
+
+def test_a_label_the_font_lacks_is_said_not_drawn_as_tofu() -> None:
+    """A chart whose label has a character IPAexGothic lacks is replaced by a sentence saying so."""
+    from etl import html_report
+
+    shown = html_report._chart("counts_chart", ["人事", "\N{PLAYING CARD ACE OF SPADES}"], ["官"], {})
+    assert "<svg" not in shown and "グラフを描けませんでした" in shown and "IPAexGothic" in shown
