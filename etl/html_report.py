@@ -125,15 +125,14 @@ def _checks(report: Report) -> str:
     rows = []
     status = report.checks()
     for check in sorted(status, key=lambda c: status[c]):  # failed checks first, each group in run order
-        ok = status[check]
         results = [r for r in report.results if r.check == check]
         results.sort(key=lambda r: r.passed)
         for i, r in enumerate(results):
             head = (f'<td rowspan="{len(results)}"><code>{e(check)}</code></td>'
                     f'<td rowspan="{len(results)}">{e(r.table)}</td>') if i == 0 else ""
             mark = '<span class="ok">✓</span>' if r.passed else '<span class="bad">✗</span>'
-            rows.append(f'<tr class="{"pass" if r.passed else "fail"}" data-check="{e(check)}"'
-                        f'{f" id={chr(34)}check-{e(check)}{chr(34)}" if i == 0 else ""}>{head}'
+            anchor = f' id="check-{e(check)}"' if i == 0 else ""
+            rows.append(f'<tr class="{"pass" if r.passed else "fail"}" data-check="{e(check)}"{anchor}>{head}'
                         f"<td>{mark}</td><td>{e(r.label)}</td><td class=n>{e(r.line)}</td>"
                         f"<td>{e(_value(r.expected))}</td><td>{e(_value(r.actual))}</td>"
                         f'<td>{e(r.message)}</td></tr>')
@@ -246,8 +245,8 @@ def _partners(page: Page) -> str:
         rows.append(f"<tr><td class=n>{e(pid)}</td><td>{e(p['協定先名称'])}</td><td class=n>{e(p['原文行番号'])}</td>"
                     f"<td>{'<br>'.join(map(e, in2))}</td><td>{'<br>'.join(map(e, in3))}</td></tr>")
     html = ['<section id="partners"><h2>協定先（公民協奏パートナーシップ包括連携協定）と掲載箇所</h2>',
-            "<table><thead><tr><th class=n>協定先ID</th><th>協定先名称</th><th class=n>行</th>"
-            "<th>2 連携協定に基づく取組</th><th>3 包括連携協定締結企業等との取組</th></tr></thead><tbody>",
+            ("<table><thead><tr><th class=n>協定先ID</th><th>協定先名称</th><th class=n>行</th>"
+             "<th>2 連携協定に基づく取組</th><th>3 包括連携協定締結企業等との取組</th></tr></thead><tbody>"),
             *rows, "</tbody></table>"]
     html.append(_unresolved(page))
     return "".join(html) + "</section>"
