@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,10 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
         existing = client.call("package_patch", {"id": existing["id"], **{k: v for k, v in wanted.items()
                                                                           if k != "name"}})
         summary.metadata_updated = True
-    resources = _upload_files(client, summary, existing, _files(root, package), root)
+    with tempfile.TemporaryDirectory(prefix="etl-report-") as scratch:
+        # The release's HTML report is not one of its files: written here, uploaded from here.
+        pending = _files(root, package) + [(REPORT, _release_report(root, package, report, Path(scratch)))]
+        resources = _upload_files(client, summary, existing, pending, {"": root, REPORT: Path(scratch)})
     try:
         _push_tables(client, summary, root, package, resources)
         summary.metadata_updated |= _update_stable(client, package, organization, summary.edition, resources)
@@ -165,8 +169,10 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
 
 
 def _upload_files(client: CkanClient, summary: PublishSummary, existing: dict[str, Any],
-                  pending: list[tuple[str, dict[str, Any]]], root: Path) -> dict[str, dict[str, Any]]:
-    """Upload each file whose hash the edition's dataset does not have; its resources by file."""
+                  pending: list[tuple[str, dict[str, Any]]], roots: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Upload each file whose hash the edition's dataset does not have; its resources by file.
+
+    A file is read from the folder `roots` gives for its path ("" for the release's own files)."""
     have = {r.get("release_path"): r for r in existing.get("resources", [])}
     for i, (path, fields) in enumerate(pending):
         current = have.get(path)
@@ -177,7 +183,7 @@ def _upload_files(client: CkanClient, summary: PublishSummary, existing: dict[st
             if current is not None and _active(current):  # its rows are the old file's: gone before it is
                 client.call("datastore_delete", {"resource_id": current["id"], "force": True,
                                                  "calculate_record_count": False})
-            have[path], size = _upload(client, existing["id"], root, path, fields, current)
+            have[path], size = _upload(client, existing["id"], roots.get(path, roots[""]), path, fields, current)
         except PortalError as exc:
             raise PortalError(_partial(summary, pending[i:], exc)) from None
         summary.uploaded.append(path)
@@ -217,6 +223,25 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
         "release_version": version, "release_as_of": as_of, "release_path": "datapackage.json",
     }))
     return out
+
+
+REPORT = "report.html"
+
+
+def _release_report(root: Path, package: dict[str, Any], report, folder: Path) -> dict[str, Any]:
+    """The release's HTML report (etl report) written into `folder`, and its resource fields."""
+    from etl import html_report
+
+    file = folder / REPORT
+    html_report.write(html_report.release_page(root, report=report), file)
+    data = file.read_bytes()  # deterministic, so an unchanged release uploads nothing again
+    return {
+        "name": f"{REPORT} ({package['version']})",
+        "description": "リリースレポート（HTML）: 検査の結果、協定数の表と印字された合計、グラフ、協定先の掲載箇所",
+        "format": "HTML", "mimetype": "text/html",
+        "hash": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data),
+        "release_version": package["version"], "release_as_of": package.get("x-as-of", ""), "release_path": REPORT,
+    }
 
 
 def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: dict[str, Any],

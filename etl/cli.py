@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=Path("published"), help="catalog folder (default: published/)")
     b.add_argument("--version", help="publish under this version name instead of the as-of date")
     b.add_argument("--report", type=Path, help="also write the validation report as JSON to this file")
+    b.add_argument("--html", type=Path, metavar="FILE",
+                   help="also write the report as a self-contained HTML page (checks, tables, charts)")
     b.add_argument("--dry-run", action="store_true",
                    help="run every check and verify the release in a temporary folder, but publish nothing; "
                         "also takes a document not yet registered")
@@ -61,6 +63,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("release", type=Path, help="a release folder or its datapackage.json")
     c.add_argument("--ckan", required=True, metavar="URL", help="the portal's base URL")
     c.add_argument("--organization", required=True, metavar="ORG", help="the CKAN organisation owning the dataset")
+    h = sub.add_parser("report", help="write a published release's HTML report (checks, tables, charts, diff)")
+    h.add_argument("release", type=Path, help="a release folder or its datapackage.json")
+    h.add_argument("--against", type=Path, metavar="OLD", help="an older release: show what changed since it")
+    h.add_argument("--html", type=Path, default=Path("report.html"), metavar="FILE",
+                   help="where to write the page (default: report.html)")
     d = sub.add_parser("diff", help="what changed between two releases, table by table")
     d.add_argument("old", type=Path, help="the older release (folder or datapackage.json)")
     d.add_argument("new", type=Path, help="the newer release (folder or datapackage.json)")
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         commands = {"build": _build, "register": _register, "validate": _validate, "publish": _publish,
-                    "diff": _diff}
+                    "diff": _diff, "report": _report}
         return commands[args.command](args)
     except EtlError as exc:
         print(f"etl {args.command}: {exc}", file=sys.stderr)
@@ -100,11 +107,12 @@ def _build(args: argparse.Namespace) -> int:
     from etl.errors import UsageError
     from etl.report import Report, failed
 
-    if args.report is not None:  # a report left by an earlier run must never be taken for this one's
-        try:
-            args.report.unlink(missing_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--report {args.report}: cannot be replaced ({exc.strerror}).") from None
+    for option, path in (("--report", args.report), ("--html", args.html)):
+        if path is not None:  # a report left by an earlier run must never be taken for this one's
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise UsageError(f"{option} {path}: cannot be replaced ({exc.strerror}).") from None
     raw = args.raw or pipeline.newest_document(Path("raw"))
     args.selected = None if args.raw else pipeline.selection_note(Path("raw"), raw)
     if args.selected:
@@ -119,33 +127,36 @@ def _build(args: argparse.Namespace) -> int:
                               expected=exc.expected, actual=exc.actual))
         if report is not None:
             report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
-            _finish(report, raw, args)
+            _finish(report, raw, args, getattr(exc, "dataset", None), f"etl build: {exc}")
         raise
     if result.outcome is None:
         result.report.outcome = {"status": "invalid", "exit_code": EXIT_INVALID}
     else:
         result.report.outcome = {"status": result.outcome.status, "exit_code": EXIT_OK,
                                  "release": str(result.outcome.release)}
-    _finish(result.report, raw, args)
-    if not result.report.valid:
-        print(result.report.render())
-        print(f"\netl build: {raw} is not valid; nothing was published.", file=sys.stderr)
-        return EXIT_INVALID
     outcome = result.outcome
-    print(result.report.render())
-    if args.dry_run:
+    if not result.report.valid:
+        closing = f"etl build: {raw} is not valid; nothing was published."
+    elif args.dry_run:
         would = ("is already published with identical content" if outcome.status == "unchanged"
                  else "would be published")
-        print(f"dry run: {raw} is valid and its release verifies; {outcome.release} {would}. "
-              "Nothing was published.")
+        closing = (f"dry run: {raw} is valid and its release verifies; {outcome.release} {would}. "
+                   "Nothing was published.")
     elif outcome.status == "unchanged":
-        print(f"{outcome.release} is already published with identical content; nothing to do.")
+        closing = f"{outcome.release} is already published with identical content; nothing to do."
     else:
-        print(f"published {outcome.release}")
+        closing = f"published {outcome.release}"
+    rendered = result.report.render()
+    _finish(result.report, raw, args, result.dataset, f"{rendered}\n\n{closing}")
+    print(rendered)
+    if not result.report.valid:
+        print(f"\n{closing}", file=sys.stderr)
+        return EXIT_INVALID
+    print(closing)
     return EXIT_OK
 
 
-def _finish(report, raw: Path, args: argparse.Namespace) -> None:
+def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal: str = "") -> None:
     """Every build report says whether the source matched its record, then is written."""
     from etl.registry import CHECK
 
@@ -159,6 +170,20 @@ def _finish(report, raw: Path, args: argparse.Namespace) -> None:
         print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
               f"(etl register {raw}).", file=sys.stderr)
     _write_report(report, args.report)
+    if args.html is not None:
+        from etl import html_report
+
+        page = html_report.build_page(report, raw, dataset, args.version, terminal)
+        _write_html(page, args.html)
+
+
+def _write_html(page, path: Path) -> None:
+    from etl import html_report
+
+    try:
+        html_report.write(page, path)
+    except OSError as exc:
+        print(f"etl: could not write the HTML report to {path}: {exc.strerror}", file=sys.stderr)
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -197,6 +222,16 @@ def _publish(args: argparse.Namespace) -> int:
     summary = publish_release(args.release, args.ckan, args.organization, token)
     print(summary.render(args.ckan.rstrip("/")))
     return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from etl import html_report
+
+    page = html_report.release_page(args.release, args.against)
+    _write_html(page, args.html)
+    print(page.terminal)
+    print(f"wrote {args.html}")
+    return EXIT_OK if page.report.valid else EXIT_INVALID
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -101,7 +101,7 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
     try:
         outcome = _publish(out, dataset, version, dry_run)
     except EtlError as exc:
-        exc.report = report  # the checks all passed; a pipeline still wants the report
+        exc.report, exc.dataset = report, dataset  # the checks all passed; a pipeline still wants the report
         raise
     return BuildResult(report, dataset, outcome)
 

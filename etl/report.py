@@ -19,6 +19,7 @@ class CheckResult:
     expected: Any = None
     actual: Any = None
     message: str = ""
+    line: int | None = None  # the line of the source text the compared value was read from
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Report:
         """One check: its table, whether it passed, and the values it compared when it did."""
         results = [r for r in self.results if r.check == check]
         compared = [{"label": r.label, "expected": r.expected, "actual": r.actual}
+                    | ({"line": r.line} if r.line is not None else {})
                     for r in results if r.passed and (r.label or r.expected is not None)]
         entry: dict[str, Any] = {"check": check, "table": results[0].table, "passed": ok,
                                  "failures": sum(not r.passed for r in results)}
@@ -82,11 +84,15 @@ class Report:
 def _public(r: CheckResult) -> dict[str, Any]:
     d = asdict(r)
     d.pop("passed")
+    if d["line"] is None:
+        d.pop("line")
     return d
 
 
-def passed(check: str, table: str, label: str = "", expected: Any = None, actual: Any = None) -> CheckResult:
-    return CheckResult(check=check, table=table, passed=True, label=label, expected=expected, actual=actual)
+def passed(check: str, table: str, label: str = "", expected: Any = None, actual: Any = None,
+           line: int | None = None) -> CheckResult:
+    return CheckResult(check=check, table=table, passed=True, label=label, expected=expected, actual=actual,
+                       line=line)
 
 
 def failed(check: str, table: str, message: str, **kw: Any) -> CheckResult:

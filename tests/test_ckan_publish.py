@@ -106,8 +106,13 @@ def test_publish_creates_the_edition_and_the_stable_dataset(stack, releases: dic
         assert datapackage["x-attribution"] in pkg["notes"]
     files = {p.name: p for p in release.iterdir()}
     uploaded = resources_of(stack, "2023-02-10")
-    assert [r["release_path"] for r in uploaded] == [r["path"] for r in datapackage["resources"]] + ["datapackage.json"]
-    for r in uploaded:
+    assert [r["release_path"] for r in uploaded] == [r["path"] for r in datapackage["resources"]] + [
+        "datapackage.json", "report.html"]
+    report = next(r for r in uploaded if r["release_path"] == "report.html")
+    page = stack.download(report["url"]).decode("utf-8")  # the release's own HTML report (etl report)
+    assert (report["format"], report["mimetype"]) == ("HTML", "text/html") and '<html lang="ja">' in page
+    assert 'data-check="agreement_counts.row_totals"' in page and "<svg" in page
+    for r in (r for r in uploaded if r["release_path"] != "report.html"):
         assert stack.download(r["url"]) == files[r["release_path"]].read_bytes(), r["release_path"]
         if r["release_path"].endswith(".csv"):
             assert (r["format"], r["mimetype"]) == ("CSV", "text/csv")
@@ -226,7 +231,7 @@ def test_the_portal_going_away_mid_publish_is_reported_and_the_rerun_completes(
     result = publish(stack, releases["2023-02-10-r2"])
     assert result.returncode == 0, result.stdout + result.stderr
     paths = sorted(r["release_path"] for r in resources_of(stack, "2023-02-10-r2"))
-    assert paths == sorted(p.name for p in releases["2023-02-10-r2"].iterdir())
+    assert paths == sorted([*(p.name for p in releases["2023-02-10-r2"].iterdir()), "report.html"])
     # The re-issue is older than 2024: the dataset still describes the newest release.
     assert stack.api("package_show", id=DATASET)["version"] == "2024-02-09"
 
@@ -261,8 +266,10 @@ def test_publishing_edition_k_makes_a_bounded_number_of_calls(stack, releases: d
     for version in ("2025-02-09", "2026-02-09"):
         calls.clear()
         summary = ckan.publish_release(releases[version], stack.url, ORG, stack.token)
-        assert sorted(summary.uploaded) == sorted(p.name for p in releases[version].iterdir())
-        assert summary.bytes_uploaded == sum(p.stat().st_size for p in releases[version].iterdir())
+        assert sorted(summary.uploaded) == sorted([*(p.name for p in releases[version].iterdir()), "report.html"])
+        report = next(r for r in resources_of(stack, version) if r["release_path"] == "report.html")
+        assert summary.bytes_uploaded == sum(p.stat().st_size for p in releases[version].iterdir()) + int(
+            report["size"])
         seen.append(sorted(calls))
     tables = len(schemas.tables())
     assert seen[0] == seen[1] == sorted(["package_show", "package_create"] + ["resource_create"] * len(

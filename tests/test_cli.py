@@ -12,7 +12,7 @@ import pytest
 
 from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, run_etl, snapshot, write_doc
 
-COMMANDS = ("build", "register", "validate", "diff", "publish")
+COMMANDS = ("build", "register", "validate", "diff", "publish", "report")
 
 
 def test_help_lists_every_command_and_the_exit_codes() -> None:
@@ -98,7 +98,7 @@ def test_validate_reports_a_tampered_release(published: Path, tmp_path: Path) ->
     assert data["valid"] is False
     failure = next(f for f in data["failures"] if f["check"] == "agreement_counts.column_totals" and f["label"] == "官")
     assert failure["expected"] == 54 and failure["actual"] == 55 and failure["label"] == "官"
-    assert set(failure) == {"check", "table", "label", "field", "expected", "actual", "message"}
+    assert set(failure) == {"check", "table", "label", "field", "expected", "actual", "message", "line"}
 
 
 def test_validate_of_something_that_is_no_release_exits_2(tmp_path: Path) -> None:

@@ -28,8 +28,8 @@ CASES: list[tuple[str, Mutation, str, list[str]]] = [
      "agreement_counts.headline_total", ["line 43", "300", "295"]),
     ("extra number", lambda l: edit(l, 27, "事業 97 13 73 10 1", "事業 97 13 73 10 1 5"),
      "agreement_counts.placement", ["事業", "line 27", "5 numbers", "4 相手方区分"]),
-    ("unplaceable cells", lambda l: edit(l, 25, "人事 14 8 6", "人事 14 9 5"),
-     "agreement_counts.placement", ["人事", "line 25", "9 5", "no arrangement"]),
+    ("misprinted cells", lambda l: edit(l, 25, "人事 14 8 6", "人事 14 9 5"),  # placed where it misses least
+     "agreement_counts.column_totals", ["官", "民", "line 30", "printed 合計 54, cells sum to 55", "214"]),
     ("ambiguous cells",
      lambda l: edit(edit(edit(l, 26, "包括 48 16 20 11 1", "包括 8 1 1 6"), 30, "合計 295 54 215 22 4",
                          "合計 255 39 190 17 9"), 43, "295件", "255件"),
@@ -113,3 +113,34 @@ def test_an_invariant_that_cannot_run_is_reported_under_its_check_id() -> None:
     assert [(r.check, r.table) for r in crashed] == [("initiatives.partner_count", "initiatives")]
     assert "could not run" in crashed[0].message
     assert {r.check for r in results} == {inv.check for inv in INVARIANTS}
+
+
+MISPRINTS = [
+    ("row 協定数", lambda l: edit(l, 26, "包括 48", "包括 49"),
+     "agreement_counts.row_totals", "包括 (line 26): printed 協定数 49, cells sum to 48."),
+    ("column 合計", lambda l: edit(l, 30, "合計 295 54 215", "合計 295 54 216"),
+     "agreement_counts.column_totals", "民 (line 30): printed 合計 216, cells sum to 215."),
+    ("grand total", lambda l: edit(l, 30, "合計 295", "合計 296"),
+     "agreement_counts.grand_total", "合計 row (line 30): printed total 296, all cells sum to 295."),
+    ("headline", lambda l: edit(l, 43, "295件", "300件"),
+     "agreement_counts.headline_total", "(line 43) prints 300件, the 合計 row (line 30) prints 295."),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "check", "words"), MISPRINTS, ids=[c[0] for c in MISPRINTS])
+def test_one_misprinted_total_is_named_first_and_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, mutate: Mutation, check: str, words: str
+) -> None:
+    """One misprinted total of any kind is the first (and only) failure, with both numbers; no placement failure."""
+    import json
+
+    doc = write_doc(tmp_path / "raw", mutate(real_lines()))
+    report = tmp_path / "report.json"
+    assert main(["build", "--raw", str(doc), "--out", str(tmp_path / "c"), "--report", str(report)]) == 1
+    failures = [ln.strip() for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("✗")]
+    assert failures == [f"✗ {check}: " + failures[0].split(": ", 1)[1]] and words in failures[0], failures
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert [(f["check"], f["line"]) for f in data["failures"]] == [(check, int(words.split("line ")[1][:2]))]
+    placement = next(c for c in data["checks"] if c["check"] == "agreement_counts.placement")
+    assert placement["passed"] and placement["compared"] == [
+        {"label": "人事", "expected": [8, 6], "actual": [8, 6, None, None], "line": 25}]

@@ -98,6 +98,23 @@ def solutions(printed: list[list[int]], width: int, col_totals: list[int] | None
     return found
 
 
+def best_solutions(printed: list[list[int]], width: int, col_totals: list[int]) -> tuple[set[tuple], int]:
+    """Brute force: the distinct tables that miss the fewest printed column totals, and how many they miss."""
+    rows = [p for p in printed if len(p) <= width]
+    scored: dict[tuple, int] = {}
+    for combo in itertools.product(*[itertools.combinations(range(width), len(p)) for p in rows]):
+        table = []
+        for p, cols in zip(rows, combo):
+            row = [0] * width
+            for c, v in zip(cols, p):
+                row[c] = v
+            table.append(tuple(row))
+        sums = [sum(r[j] for r in table) for j in range(width)]
+        scored[tuple(table)] = sum(s != t for s, t in zip(sums, col_totals))
+    fewest = min(scored.values())
+    return {t for t, n in scored.items() if n == fewest}, fewest
+
+
 def _table(ds: Dataset) -> dict[tuple[str, str], int]:
     t = ds.tables["agreement_counts"]
     return {(r["協定種別"], r["相手方区分"]): r["協定数"] for r in t.iter_rows(named=True)}
@@ -177,16 +194,22 @@ def test_wrong_column_total_is_reported(matrix, which, delta, down):
 
 @settings(deadline=None, max_examples=12)
 @given(matrices.filter(lambda m: any(0 in r for r in m)), st.integers(0, 3), st.integers(1, 500))
-def test_wrong_column_total_with_dropped_cells_is_refused(matrix, which, delta):
-    """When cells were dropped, a wrong column total leaves no placement: the placement check fails, no crash."""
+def test_wrong_column_total_with_dropped_cells_is_named(matrix, which, delta):
+    """With dropped cells, a wrong column total is the one failure (both numbers), unless it makes placement ambiguous."""
     cols = [sum(c) for c in zip(*matrix)]
-    cols[which] += delta
+    true, cols[which] = cols[which], cols[which] + delta
+    printed = [[v for v in row if v] for row in matrix]
+    best, _ = best_solutions([p for p in printed if len(p) < 4], 4,
+                             [c - sum(r[j] for r in matrix if 0 not in r) for j, c in enumerate(cols)])
     report = validate_dataset(build(count_document(matrix, col_totals=cols)))
-    fails = _failures(report.results, "agreement_counts.placement")
-    assert fails and all("no arrangement" in f.message for f in fails), report.render()
-    for i, row in enumerate(matrix):
-        if 0 in row:
-            assert any(f"{LABELS[i]} row (line {list(COUNT_LINES)[i]})" in f.message for f in fails)
+    if len(best) == 1:
+        assert [r.check for r in report.failures] == ["agreement_counts.column_totals"], report.render()
+        (failure,) = report.failures
+        assert f"{CATEGORIES[which]} (line {TOTAL_LINE})" in failure.message
+        assert _mentions(failure.message, cols[which]) and _mentions(failure.message, true), failure.message
+    else:  # moving `delta` between columns of a short row fits the totals as well: refused, not guessed
+        fails = _failures(report.results, "agreement_counts.placement")
+        assert fails and all("more than one misses the fewest" in f.message for f in fails), report.render()
 
 
 # ── place_cells directly ──────────────────────────────────────────────────────────────────
@@ -218,7 +241,7 @@ def placement_problems(draw):
 @settings(deadline=None, max_examples=300)
 @given(placement_problems())
 def test_place_cells_returns_unique_placements_and_reports_the_rest(problem):
-    """place_cells never raises, returns the unique placement if there is one, else fails every short row."""
+    """place_cells never raises, returns the unique best placement if there is one, else fails every short row."""
     width, rows, col_totals = problem
     results: list[CheckResult] = []
     placed = place_cells(rows, width, col_totals, results)
@@ -233,22 +256,28 @@ def test_place_cells_returns_unique_placements_and_reports_the_rest(problem):
         assert any(r.passed for r in results)
         assert len(fails) == len(over)
         return
-    found = solutions([v for _, _, v in rows if len(v) == width] + [v for _, _, v in short], width,
-                      col_totals) if col_totals is not None else set()
+    if col_totals is None:
+        found, missed = set(), 0
+    else:
+        found, missed = best_solutions([v for _, _, v in rows if len(v) == width] + [v for _, _, v in short],
+                                       width, col_totals)
     if len(found) == 1:
         (table,) = found
         expected = dict(full)
         expected.update({lab: list(row) for (lab, _, _), row in zip(short, table[len(full):])})
         assert placed == expected
         assert list(placed) == [lab for lab, _, v in rows if len(v) <= width]  # the rows' order
-        assert any(r.passed for r in results)
+        oks = [r for r in results if r.passed]
+        assert [(r.label, r.line) for r in oks] == [(lab, n) for lab, n, _ in short]
+        for r, (_, _, values) in zip(oks, short):  # the printed numbers, and None where a cell was dropped
+            assert [v for v in r.actual if v is not None] == values and len(r.actual) == width
         assert len(fails) == len(over)
     else:
         assert placed == full
         assert not any(r.passed for r in results)
         for lab, n, _ in short:
             assert any(f"{lab} row (line {n})" in f.message for f in fails)
-        why = "no arrangement" if not found else "more than one arrangement"
+        why = "no arrangement" if not found or missed else "more than one arrangement"
         assert all(why in f.message for f in fails if any(f.label == lab for lab, _, _ in short))
 
 

@@ -59,15 +59,17 @@ def test_test_workflow_runs_the_readme_test_command() -> None:
 
 
 def test_publish_workflow_is_scheduled_reports_and_commits_only_valid_releases() -> None:
-    """Cron and manual triggers; report always attached; only a valid new build reaches the commit job."""
+    """Cron and manual triggers; JSON and HTML reports always attached; only a valid new build reaches the commit job."""
     wf = _load("publish.yml")
     assert wf["on"]["schedule"][0]["cron"] and "workflow_dispatch" in wf["on"]
     build, commit, portal = wf["jobs"]["build"], wf["jobs"]["commit"], wf["jobs"]["portal"]
     steps = build["steps"]
     names = [s.get("name", "") for s in steps]
-    assert "tasks.py build --report build-report.json" in next(s for s in steps if s.get("id") == "build")["run"]
-    report = next(s for s in steps if s.get("with", {}).get("name") == "build-report")
-    assert report["if"] == "always()"
+    assert ("tasks.py build --report build-report.json --html report.html"
+            in next(s for s in steps if s.get("id") == "build")["run"])
+    for artifact, path in (("build-report", "build-report.json"), ("report-html", "report.html")):
+        report = next(s for s in steps if s.get("with", {}).get("name") == artifact)
+        assert report["if"] == "always()" and report["with"]["path"] == path
     assert names.index("Fail loudly on an invalid or unreadable source") < names.index("Is there a new release?")
     assert "permissions" not in build and steps[0]["with"]["persist-credentials"] is False
     assert commit["needs"] == "build" and commit["if"] == "needs.build.outputs.new_release == 'true'"

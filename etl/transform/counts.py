@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -52,9 +54,11 @@ def place_cells(
 ) -> dict[str, list[int]]:
     """Put each row's printed numbers into columns; dropped (empty) cells become 0.
 
-    A row with fewer numbers than columns lost its empty cells in the text. The arrangement is
-    the unique one whose column sums equal the printed column totals; none or several fail the
-    `agreement_counts.placement` check and leave those rows out.
+    A row with fewer numbers than columns lost its empty cells in the text. It is placed by the
+    arrangement that misses the fewest printed totals; when one total is misprinted, that keeps
+    the table right and leaves the misprint to its own check, which names both numbers. Several
+    equally good arrangements, none at all, or too many to try fail `agreement_counts.placement`
+    and leave those rows out. Each placed row is reported with its cells (None = dropped).
     """
     placed: dict[str, list[int]] = {}
     short: list[tuple[str, int, list[int]]] = []
@@ -64,14 +68,14 @@ def place_cells(
             results.append(failed(
                 "agreement_counts.placement", "agreement_counts",
                 f"{label} row is printed twice (lines {seen[label]} and {line}); the second is left out.",
-                label=label, expected=1, actual=2))
+                label=label, line=line, expected=1, actual=2))
             continue
         seen[label] = line
         if len(values) > width:
             results.append(failed(
                 "agreement_counts.placement", "agreement_counts",
                 f"{label} row (line {line}) prints {len(values)} numbers for {width} 相手方区分.",
-                label=label, expected=width, actual=len(values)))
+                label=label, line=line, expected=width, actual=len(values)))
         elif len(values) == width:
             placed[label] = list(values)
         else:
@@ -79,58 +83,84 @@ def place_cells(
     if not short:
         results.append(passed("agreement_counts.placement", "agreement_counts"))
         return placed
-    solutions = _arrangements(short, width, placed, col_totals)
-    if solutions is not None and len(solutions) == 1:
-        placed.update(solutions[0])
-        results.append(passed("agreement_counts.placement", "agreement_counts"))
+    best = _best_arrangements(short, width, placed, col_totals)
+    if best is not None and len(best.tables) == 1:
+        (table,) = best.tables
+        placed.update({label: cells for label, (cells, _) in table.items()})
+        for label, line, values in short:
+            results.append(CheckResult(
+                "agreement_counts.placement", "agreement_counts", True, label=label, line=line,
+                expected=values, actual=table[label][1], message=_placed_note(best.missed)))
         return {label: placed[label] for label in seen if label in placed}
     for label, line, values in short:
         results.append(failed(
             "agreement_counts.placement", "agreement_counts",
-            _placement_message(label, line, values, width, solutions),
-            label=label, expected="exactly one arrangement",
-            actual="too many to try" if solutions is None else len(solutions)))
+            _placement_message(label, line, values, width, best),
+            label=label, line=line, expected="exactly one best arrangement",
+            actual="too many to try" if best is None else len(best.tables)))
     return placed
 
 
-def _arrangements(short, width, placed, col_totals) -> list[dict[str, list[int]]] | None:
+@dataclass
+class _Best:
+    """The arrangements that miss the fewest printed totals, and how many totals that is."""
+
+    tables: list[dict[str, tuple[list[int], list[int | None]]]]  # row → (cells, cells with None where dropped)
+    missed: int
+
+
+def _best_arrangements(short, width, placed, col_totals) -> _Best | None:
+    """Every arrangement of the short rows, scored by the printed totals it misses.
+
+    Of the printed totals only the column totals depend on where a row's numbers go: a row's
+    協定数, the grand total and the headline are sums over whole rows, the same for every
+    arrangement. So the score is the number of columns whose sum differs from its printed 合計.
+    """
     if col_totals is None:
-        return []
+        return _Best([], width)
     options = [list(itertools.combinations(range(width), len(v))) for _, _, v in short]
-    n = 1
-    for o in options:
-        n *= len(o)
-    if n > MAX_PLACEMENTS:
+    if math.prod(len(o) for o in options) > MAX_PLACEMENTS:
         return None
     fixed = [sum(r[j] for r in placed.values()) for j in range(width)]
     # Keyed by the resulting cells: two arrangements that give the same table (a printed 0
     # that could sit in either empty column) are one answer, not an ambiguity.
-    found: dict[tuple, dict[str, list[int]]] = {}
+    found: dict[tuple, dict[str, tuple[list[int], list[int | None]]]] = {}
+    fewest = width + 1
     for combo in itertools.product(*options):
         filled = {}
         sums = list(fixed)
         for (label, _, values), cols in zip(short, combo):
-            row = [0] * width
+            row: list[int | None] = [None] * width
             for col, v in zip(cols, values):
                 row[col] = v
                 sums[col] += v
-            filled[label] = row
-        if sums == list(col_totals):
-            found.setdefault(tuple(tuple(r) for r in filled.values()), filled)
-            if len(found) > 1:
-                break
-    return list(found.values())
+            filled[label] = ([v or 0 for v in row], row)
+        missed = sum(s != t for s, t in zip(sums, col_totals))
+        if missed < fewest:
+            fewest, found = missed, {}
+        if missed == fewest:
+            found.setdefault(tuple(tuple(cells) for cells, _ in filled.values()), filled)
+    return _Best(list(found.values()), fewest)
 
 
-def _placement_message(label, line, values, width, solutions) -> str:
+def _placed_note(missed: int) -> str:
+    if not missed:
+        return "the only arrangement whose columns add up to every printed 合計"
+    return (f"the only arrangement that misses just {missed} printed column total(s); "
+            "agreement_counts.column_totals names it")
+
+
+def _placement_message(label, line, values, width, best: _Best | None) -> str:
     nums = " ".join(map(str, values))
-    if solutions is None:
+    if best is None:
         why = "too many arrangements to try"
-    elif not solutions:
+    elif not best.tables:
         why = "no arrangement makes every column add up to its printed 合計"
     else:
-        why = "more than one arrangement makes the columns add up (e.g. " + " / ".join(
-            " ".join(map(str, s[label])) for s in solutions) + ")"
+        examples = " / ".join(" ".join(map(str, t[label][0])) for t in best.tables[:4])
+        why = (f"more than one arrangement makes the columns add up (e.g. {examples})" if not best.missed
+               else "no arrangement makes every column add up to its printed 合計, and more than one misses "
+                    f"the fewest ({best.missed} column total(s) each, e.g. {examples})")
     return (f"{label} row (line {line}) prints {len(values)} numbers ({nums}) for {width} "
             f"相手方区分 and the empty cells cannot be placed: {why}.")
 

@@ -1,0 +1,354 @@
+"""The steward's release report as one self-contained HTML file: checks, tables, charts, diff.
+
+Rendered from the `Report` (every check, with what it compared and the line it read it from) and
+the tidy tables. No script, no network: inline CSS (with a print stylesheet) and inline SVG
+charts, so it opens from disk or from a CI artifact and prints. Every value is HTML-escaped, since
+names come from the document. The output depends only on its inputs (no clock), so the same
+build gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from etl.report import Report
+
+PLACEMENT = "agreement_counts.placement"
+
+
+@dataclass
+class Page:
+    """What one report shows: the checks, the header facts, and the tables when there are any."""
+
+    report: Report
+    title: str = "リリースレポート"
+    facts: dict[str, str] = field(default_factory=dict)  # header: dataset, version, as-of, source, hash…
+    terminal: str = ""  # the words the terminal printed, shown as they were
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    # (協定種別, 相手方区分) of the cells the build placed as 0 (dropped in the text); None when the
+    # placement is not known (a published release records only the values), then 0s are marked.
+    placed: set[tuple[str, str]] | None = None
+    diff: list | None = None  # etl.diff.TableDiff list with --against
+    against: str = ""
+
+
+def e(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def placed_cells(report: Report, columns: list[str]) -> set[tuple[str, str]]:
+    """The cells the build placed (dropped in the text), from the placement check's results."""
+    out = set()
+    for r in report.results:
+        if r.check == PLACEMENT and r.passed and isinstance(r.actual, list):
+            out |= {(r.label, c) for c, v in zip(columns, r.actual) if v is None}
+    return out
+
+
+def render(page: Page) -> str:
+    verdict = _verdict(page)
+    parts = [_head(page.title), "<body>", f"<header><h1>{e(page.title)}</h1>", _facts(page, verdict), "</header>",
+             "<main>", _terminal(page), _checks(page.report)]
+    t = page.tables
+    if "agreement_counts" in t and "printed_totals" in t:
+        parts.append(_counts(page))
+    if "initiatives" in t:
+        parts.append(_budgets(t["initiatives"]))
+    if "partnership_partners" in t:
+        parts.append(_partners(page))
+    if page.diff is not None:
+        parts.append(_diff(page))
+    parts += ["</main>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+CSS = """
+:root { --ok: #1a7f37; --bad: #b3261e; --mark: #fff4ce; --line: #d0d7de;
+  --jp: "IPAexGothic", "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", "Meiryo", sans-serif; }
+body { font-family: var(--jp); margin: 1.5rem auto; max-width: 62rem; padding: 0 1rem; color: #1f2328;
+  line-height: 1.5; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid var(--line); margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
+th, td { border: 1px solid var(--line); padding: .2rem .5rem; vertical-align: top; text-align: left;
+  overflow-wrap: anywhere; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { color: var(--ok); } .bad { color: var(--bad); font-weight: bold; }
+tr.fail td { background: #ffebe9; } td.placed { background: var(--mark); }
+.verdict { font-size: 1.2rem; padding: .3rem .6rem; border-radius: .3rem; display: inline-block; }
+.verdict.ok { background: #dafbe1; } .verdict.bad { background: #ffebe9; }
+pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; font-size: .85rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; } dt { font-weight: bold; }
+.chart svg { max-width: 100%; height: auto; } .chart svg text { font-family: var(--jp) !important; }
+.added td { background: #dafbe1; } .removed td { background: #ffebe9; } .changed td { background: var(--mark); }
+.note { font-size: .85rem; color: #57606a; }
+@media print { body { max-width: none; margin: 0; font-size: 10pt; } section { break-inside: avoid-page; }
+  .chart { break-inside: avoid; } pre { white-space: pre-wrap; } a { color: inherit; } }
+"""
+
+
+def _head(title: str) -> str:
+    return ('<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>")
+
+
+def _verdict(page: Page) -> tuple[str, bool]:
+    outcome = page.report.outcome or {}
+    if page.report.valid and outcome.get("exit_code", 0) == 0:
+        return "合格: every check passed", True
+    if page.report.valid:
+        return f"公開されず: every check passed, but {outcome.get('status', 'not published')}", False
+    n = len({r.check for r in page.report.failures})
+    return f"不合格: {n} check(s) failed", False
+
+
+def _facts(page: Page, verdict: tuple[str, bool]) -> str:
+    words, ok = verdict
+    rows = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in page.facts.items())
+    return f'<p class="verdict {"ok" if ok else "bad"}" id="verdict">{e(words)}</p><dl>{rows}</dl>'
+
+
+def _terminal(page: Page) -> str:
+    if not page.terminal:
+        return ""
+    return f'<section id="terminal"><h2>端末の出力</h2><pre>{e(page.terminal)}</pre></section>'
+
+
+def _checks(report: Report) -> str:
+    """Every check that ran, one row per comparison it made; failures first, so the misprint leads."""
+    rows = []
+    status = report.checks()
+    for check in sorted(status, key=lambda c: status[c]):  # failed checks first, each group in run order
+        results = [r for r in report.results if r.check == check]
+        results.sort(key=lambda r: r.passed)
+        for i, r in enumerate(results):
+            head = (f'<td rowspan="{len(results)}"><code>{e(check)}</code></td>'
+                    f'<td rowspan="{len(results)}">{e(r.table)}</td>') if i == 0 else ""
+            mark = '<span class="ok">✓</span>' if r.passed else '<span class="bad">✗</span>'
+            anchor = f' id="check-{e(check)}"' if i == 0 else ""
+            rows.append(f'<tr class="{"pass" if r.passed else "fail"}" data-check="{e(check)}"{anchor}>{head}'
+                        f"<td>{mark}</td><td>{e(r.label)}</td><td class=n>{e(r.line)}</td>"
+                        f"<td>{e(_value(r.expected))}</td><td>{e(_value(r.actual))}</td>"
+                        f'<td>{e(r.message)}</td></tr>')
+    failed = sum(not ok for ok in report.checks().values())
+    return ('<section id="checks"><h2>検査（checks）</h2>'
+            f"<p>{len(report.checks())} checks ran, {len(report.checks()) - failed} passed, {failed} failed.</p>"
+            "<table><thead><tr><th>check</th><th>table</th><th></th><th>対象</th><th>行 (line)</th>"
+            "<th>期待 (expected)</th><th>実際 (actual)</th><th>message</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table></section>")
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list):
+        return " ".join("空" if x is None else str(x) for x in v)
+    return "" if v is None else str(v)
+
+
+def _counts(page: Page) -> str:
+    counts, totals = page.tables["agreement_counts"], page.tables["printed_totals"]
+    rows = list(dict.fromkeys(counts["協定種別"].to_list()))
+    cols = list(dict.fromkeys(counts["相手方区分"].to_list()))
+    cells = {(r["協定種別"], r["相手方区分"]): r["協定数"] for r in counts.iter_rows(named=True)}
+    printed = {(r["集計軸"], r["区分"]): r for r in totals.filter(pl.col("対象表") == "agreement_counts")
+               .iter_rows(named=True)}
+    html = ["<table id=count-matrix><thead><tr><th>協定種別</th>", *(f"<th class=n>{e(c)}</th>" for c in cols),
+            "<th class=n>協定数（印字 / 計算）</th></tr></thead><tbody>"]
+    for r in rows:
+        html.append(f"<tr><th>{e(r)}</th>")
+        for c in cols:
+            html.append(_cell(page, r, c, cells.get((r, c))))
+        html.append(_total(printed.get(("協定種別", r)), sum(cells.get((r, c)) or 0 for c in cols)))
+        html.append("</tr>")
+    grand = printed.get(("総数", "合計"), {}).get("区分", "合計")
+    html.append(f"<tr><th>{e(grand)}（印字 / 計算）</th>")
+    for c in cols:
+        html.append(_total(printed.get(("相手方区分", c)), sum(cells.get((r, c)) or 0 for r in rows)))
+    html.append(_total(printed.get(("総数", grand)), sum(v or 0 for v in cells.values())))
+    html.append("</tr></tbody></table>")
+    head = printed.get(("見出し総数", next((k[1] for k in printed if k[0] == "見出し総数"), "")))
+    if head:
+        html.append(f"<p>見出し「{e(head['区分'])}」(line {e(head['原文行番号'])}): {e(head['印字値'])}件</p>")
+    legend = ("<p class=note>黄色のセルは文書で空欄（数字が印字されていない）のためビルドが 0 として配置したセル。"
+              "✓ 印字された合計と一致 / ✗ 不一致（印字値 / セルの合計）。</p>" if page.placed is not None else
+              "<p class=note>黄色のセルは 0: 文書の空欄（ビルドが配置したセル）か、印字された 0 か"
+              "（公開データはどちらかを記録していないため区別できない）。</p>")
+    chart = _chart("counts_chart", rows, cols, {k: v or 0 for k, v in cells.items()})
+    return ('<section id="counts"><h2>協定数（協定種別 × 相手方区分）</h2>' + "".join(html) + legend
+            + f'<figure class="chart" id="chart-counts">{chart}</figure></section>')
+
+
+def _chart(name: str, *args) -> str:
+    """A chart (etl.charts, imported only now: matplotlib is slow to load), or why it is missing."""
+    from etl import charts
+
+    try:
+        return getattr(charts, name)(*args)
+    except charts.ChartError as exc:  # the page is written all the same
+        return f'<p class="bad">グラフを描けませんでした: {e(exc)}</p>'
+
+
+def _cell(page: Page, row: str, col: str, value: int | None) -> str:
+    placed = (row, col) in page.placed if page.placed is not None else value == 0
+    title = ' title="文書では空欄: 0 として配置"' if page.placed is not None else ' title="0（空欄または印字された 0）"'
+    return f'<td class="n{" placed" if placed else ""}"{title if placed else ""}>{e(value)}</td>'
+
+
+def _total(printed: dict | None, computed: int) -> str:
+    if printed is None:
+        return f'<td class="n bad">印字なし / {e(computed)}</td>'
+    ok = printed["印字値"] == computed
+    mark = '<span class="ok">✓</span>' if ok else '<span class="bad">✗</span>'
+    return (f'<td class="n{"" if ok else " bad"}" title="line {e(printed["原文行番号"])}">'
+            f'{mark} {e(printed["印字値"])} / {e(computed)}</td>')
+
+
+def _budgets(initiatives: pl.DataFrame) -> str:
+    by = (initiatives.group_by("分野", maintain_order=True)
+          .agg(pl.len().alias("取組数"), pl.col("予算額_千円").sum(), pl.col("うち額_千円").sum(),
+               pl.col("うち額_内容").drop_nulls().str.join("、")))
+    rows = "".join(f"<tr><td>{e(r['分野'])}</td><td class=n>{e(r['取組数'])}</td>"
+                   f"<td class=n>{r['予算額_千円']:,}</td><td class=n>{_amount(r['うち額_千円'])}</td>"
+                   f"<td>{e(r['うち額_内容'])}</td></tr>" for r in by.iter_rows(named=True))
+    total = initiatives["予算額_千円"].sum()
+    chart = _chart("budget_chart", by["分野"].to_list(), [int(v or 0) for v in by["予算額_千円"]],
+                   [int(v or 0) for v in by["うち額_千円"]])
+    return ('<section id="budgets"><h2>分野別の予算額（千円）</h2><table><thead><tr><th>分野</th>'
+            "<th class=n>取組数</th><th class=n>予算額_千円</th><th class=n>うち額_千円</th><th>うち額_内容</th>"
+            f"</tr></thead><tbody>{rows}<tr><th>計</th><td></td><td class=n>{total:,}</td><td></td><td></td></tr>"
+            f'</tbody></table><figure class="chart" id="chart-budgets">{chart}</figure></section>')
+
+
+def _amount(v: Any) -> str:
+    return f"{v:,}" if v else ""
+
+
+def _partners(page: Page) -> str:
+    t = page.tables
+    partners = t["partnership_partners"]
+    sec2 = t.get("initiative_partners", pl.DataFrame())
+    initiatives = t.get("initiatives", pl.DataFrame())
+    names2 = ({r["取組ID"]: r["協定名称"] for r in initiatives.iter_rows(named=True)} if initiatives.height else {})
+    sec3 = t.get("activity_partners", pl.DataFrame())
+    rows = []
+    for p in partners.iter_rows(named=True):
+        pid = p["協定先ID"]
+        in2 = [f"取組ID {r['取組ID']}「{names2.get(r['取組ID'], '')}」(line {r['原文行番号']})"
+               for r in sec2.iter_rows(named=True) if r.get("協定先ID") == pid] if sec2.height else []
+        in3 = [f"掲載行 {r['掲載行番号']} (line {r['原文行番号']})"
+               for r in sec3.iter_rows(named=True) if r.get("協定先ID") == pid] if sec3.height else []
+        rows.append(f"<tr><td class=n>{e(pid)}</td><td>{e(p['協定先名称'])}</td><td class=n>{e(p['原文行番号'])}</td>"
+                    f"<td>{'<br>'.join(map(e, in2))}</td><td>{'<br>'.join(map(e, in3))}</td></tr>")
+    html = ['<section id="partners"><h2>協定先（公民協奏パートナーシップ包括連携協定）と掲載箇所</h2>',
+            ("<table><thead><tr><th class=n>協定先ID</th><th>協定先名称</th><th class=n>行</th>"
+             "<th>2 連携協定に基づく取組</th><th>3 包括連携協定締結企業等との取組</th></tr></thead><tbody>"),
+            *rows, "</tbody></table>"]
+    html.append(_unresolved(page))
+    return "".join(html) + "</section>"
+
+
+def _unresolved(page: Page) -> str:
+    """Section-2 names that are not listed partners, and every failed name resolution."""
+    sec2 = page.tables.get("initiative_partners", pl.DataFrame())
+    rows = [(r["協定先名称"], "2", r["原文行番号"], "協定先一覧にない名称（別の協定の相手方）")
+            for r in sec2.iter_rows(named=True) if r.get("協定先ID") is None] if sec2.height else []
+    rows += [(r.label, r.table, r.line or "", r.message) for r in page.report.failures
+             if r.check.endswith("partner_resolution")]
+    if not rows:
+        return "<p>協定先一覧に解決できなかった名称はありません。</p>"
+    body = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td><td class=n>{e(c)}</td><td>{e(d)}</td></tr>"
+                   for a, b, c, d in rows)
+    return ('<h3 id="unresolved">協定先一覧に解決されなかった名称</h3><table><thead><tr><th>名称</th>'
+            f"<th>section / table</th><th class=n>行</th><th>理由</th></tr></thead><tbody>{body}</tbody></table>")
+
+
+def _diff(page: Page) -> str:
+    html = [f'<section id="diff"><h2>前の版との差分（{e(page.against)} → この版）</h2>']
+    for d in page.diff or []:
+        if d.only_in:
+            html.append(f"<h3>{e(d.table)}</h3><p class=bad>only in the {e(d.only_in)} release</p>")
+            continue
+        if d.empty:
+            continue
+        html.append(f"<h3>{e(d.table)}: {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed</h3>"
+                    "<table><tbody>")
+        html += [f"<tr class=changed><td>=</td><td>{e(c)}</td><td>{e(a)} → {e(b)} (every row)</td></tr>"
+                 for c, a, b in d.edition]
+        html += [f"<tr class=added><td>+</td><td colspan=2>{e(_key(k))}</td></tr>" for k in d.added]
+        html += [f"<tr class=removed><td>−</td><td colspan=2>{e(_key(k))}</td></tr>" for k in d.removed]
+        html += [f"<tr class=changed><td>~</td><td>{e(_key(k))}</td><td>{e(c)}: {e(a)} → {e(b)}</td></tr>"
+                 for k, c, a, b in d.changed]
+        html.append("</tbody></table>")
+    if all(d.empty for d in page.diff or []):
+        html.append("<p>No differences in the data.</p>")
+    return "".join(html) + "</section>"
+
+
+def _key(k: dict[str, Any]) -> str:
+    return ", ".join(f"{n}={v}" for n, v in k.items())
+
+
+def write(page: Page, path: Path) -> None:
+    path.write_text(render(page), encoding="utf-8")
+
+
+# ── pages for the two commands ───────────────────────────────────────────────────────────
+
+
+def build_page(report: Report, source: Path, dataset=None, version: str | None = None, terminal: str = "") -> Page:
+    """The report of one `etl build`: whatever it got to (no tables when the input was refused)."""
+    import hashlib
+
+    from etl import schemas
+
+    facts = {"dataset": schemas.package_metadata()["name"]}
+    if dataset is not None:
+        facts |= {"version": version or dataset.as_of, "時点 (as of)": dataset.as_of,
+                  "年度": str(dataset.fiscal_year or ""), "資料": dataset.title}
+    facts["source"] = str(source)
+    try:
+        facts["sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    except OSError as exc:
+        facts["sha256"] = f"(cannot be read: {exc.strerror})"
+    outcome = report.outcome or {}
+    facts["outcome"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
+    tables = dataset.tables if dataset is not None else {}
+    columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
+    return Page(report, f"{facts['dataset']} ビルドレポート", facts, terminal, tables,
+                placed=placed_cells(report, columns))
+
+
+def release_page(release: Path, against: Path | None = None, report: Report | None = None) -> Page:
+    """The report of a published release, re-validated from its files (as `etl validate` does)
+    unless the caller has just done so and passes its `report`."""
+    from etl import schemas
+    from etl.validate import read_csv, read_resource, release_descriptor, validate_release
+
+    root, package = release_descriptor(release)  # every path checked to stay inside (etl.safety)
+    report = report if report is not None else validate_release(root)
+    by_name = {r.get("name"): r for r in package["resources"]}
+    tables = {}
+    for ts in schemas.tables():
+        try:
+            data = read_resource(root, by_name[ts.name]) if ts.name in by_name else None
+        except OSError:  # missing or unreadable: reported by the checks
+            data = None
+        if data is not None:
+            frame, results = read_csv(ts, data, by_name[ts.name]["path"])
+            if frame is not None and all(r.passed for r in results):
+                tables[ts.name] = frame  # a damaged table is shown by its failures, not drawn
+    source = (package.get("sources") or [{}])[0]
+    facts = {"dataset": package.get("name", ""), "version": package.get("version", ""),
+             "時点 (as of)": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
+             "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere
+    page = Page(report, f"{facts['dataset']} {facts['version']} リリースレポート", facts, report.render(), tables)
+    if against is not None:
+        from etl.diff import diff_releases
+
+        page.diff, page.against = diff_releases(against, root), str(against)
+    return page
