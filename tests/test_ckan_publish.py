@@ -16,7 +16,8 @@ from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
 from etl import schemas
 from etl.ckan import edition_name
 
-pytestmark = pytest.mark.ckan
+# One xdist worker runs every test of the real CKAN, in file order, against one stack.
+pytestmark = [pytest.mark.ckan, pytest.mark.xdist_group("ckan")]
 ORG = "koriyama"
 
 

@@ -15,7 +15,8 @@ import requests
 
 from ckan_stack import CkanApiError, CkanStack
 
-pytestmark = pytest.mark.ckan
+# One xdist worker runs every test of the real CKAN, in file order, against one stack.
+pytestmark = [pytest.mark.ckan, pytest.mark.xdist_group("ckan")]
 
 CSV = ("協定名,締結日,相手方\n"
        "郡山市と日本大学工学部との包括連携協定,2015-04-01,日本大学工学部\n"
