@@ -1,5 +1,3 @@
-import sys
+from etl.cli import run
 
-from etl.cli import main
-
-sys.exit(main())
+run()

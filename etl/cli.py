@@ -10,6 +10,7 @@ non-zero exit the catalog is unchanged.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -94,6 +95,29 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
 
 
+_PROGRAM = False  # True when this process is the `etl` program (see run)
+
+
+def run() -> None:
+    """The `etl` program: `main`, with the garbage collector told that the libraries stay loaded."""
+    global _PROGRAM
+    _PROGRAM = True
+    code = main()
+    # Every file is written and closed by now. The interpreter's last garbage collection would walk
+    # everything still alive once more (~0.3 s of every run for nothing); frozen objects are left out.
+    gc.freeze()
+    sys.exit(code)
+
+
+def _libraries_loaded() -> None:
+    """The libraries a command imports (polars, pandas, pyarrow, pandera, frictionless: a few hundred
+    thousand objects) live until the process ends; moved out of the collector's way, they are not
+    walked by every full collection during the run (~0.1 s a build). Only in the program: a caller
+    of `main` in a long-lived process keeps its collector as it was."""
+    if _PROGRAM:
+        gc.freeze()
+
+
 def _write_report(report, path: Path | None) -> None:
     if path is not None:
         try:
@@ -106,6 +130,8 @@ def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
     from etl.errors import UsageError
     from etl.report import Report, failed
+
+    _libraries_loaded()
 
     for option, path in (("--report", args.report), ("--html", args.html)):
         if path is not None:  # a report left by an earlier run must never be taken for this one's

@@ -244,9 +244,11 @@ def read_csv(ts: schemas.TableSchema, data: bytes, path: str) -> tuple[pl.DataFr
         return None, [failed(check, ts.name, f"{name} lacks columns {missing}.", expected=ts.field_names,
                              actual=text.columns)]
     typed = text.with_columns(_cast(f["name"], f["type"]) for f in ts.fields)
+    # A cell is bad when it has text but no value of its type; one pass finds the fields that have any.
+    bad_cells = {f["name"]: (text[f["name"]] != "") & typed[f["name"]].is_null() for f in ts.fields}
     out = []
-    for f in ts.fields:
-        bad = text.with_row_index("_row").filter((pl.col(f["name"]) != "") & typed[f["name"]].is_null())
+    for f in (f for f in ts.fields if bad_cells[f["name"]].any()):
+        bad = text.with_row_index("_row").filter(bad_cells[f["name"]])
         for r in bad.iter_rows(named=True):
             out.append(failed(check, ts.name, f"row {r['_row'] + 1}, {f['name']}: 「{r[f['name']]}」 is not a "
                               f"valid {f['type']}.", label=f"row {r['_row'] + 1}", field=f["name"],
@@ -280,7 +282,8 @@ def read_parquet(file: Path | bytes, label: str = "") -> pl.DataFrame:
     label = label or (file.name if isinstance(file, Path) else "parquet")
     safety.check_parquet_limits(data, f"resource {label!r}", label)
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # ParquetFile, not read_table: the same table, without importing pyarrow.dataset (~15 ms a build)
+        table = pq.ParquetFile(io.BytesIO(data)).read()
         table.validate(full=True)  # e.g. strings that are not UTF-8, which the reader does not check
         frame = pl.from_arrow(pa.table(table.columns, names=table.schema.names))
     except (KeyboardInterrupt, SystemExit):

@@ -40,6 +40,24 @@ def test_python_dash_m_works() -> None:
     assert result.returncode == 0 and "build" in result.stdout
 
 
+def test_python_dash_m_passes_the_exit_code_on(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "etl", "build", "--raw", tmp_path / "missing.txt",
+                             "--out", tmp_path / "catalog"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_main_called_in_a_long_lived_process_leaves_its_garbage_collector_alone(tmp_path: Path) -> None:
+    """Only the `etl` program freezes the libraries' objects (etl.cli.run); a caller of main keeps
+    its collector as it was, or every build it ran would pin its garbage for good."""
+    import gc
+
+    from etl.cli import main
+
+    frozen = gc.get_freeze_count()
+    assert main(["build", "--raw", str(REAL), "--out", str(tmp_path / "catalog")]) == 0
+    assert gc.get_freeze_count() == frozen
+
+
 @pytest.mark.parametrize("args", [[], ["frobnicate"], ["build", "--nope"], ["validate"], ["diff", "a"]])
 def test_wrong_usage_exits_2(args: list[str]) -> None:
     """A missing or unknown command or option is a usage error: exit 2, a usage line, no traceback."""
