@@ -75,6 +75,18 @@ def count_document(matrix: list[list[int]], *, row_totals=None, col_totals=None,
     return edit(lines, HEADLINE_LINE, "295件", f"{_num(headline)}件")
 
 
+def placements(rows: list[list[int]], width: int):
+    """Every table that prints as `rows`: each row's numbers kept in order, zeros in the other columns."""
+    for combo in itertools.product(*[itertools.combinations(range(width), len(p)) for p in rows]):
+        table = []
+        for p, cols in zip(rows, combo):
+            row = [0] * width
+            for c, v in zip(cols, p):
+                row[c] = v
+            table.append(tuple(row))
+        yield tuple(table)
+
+
 def solutions(printed: list[list[int]], width: int, col_totals: list[int] | None) -> set[tuple]:
     """Brute force: every distinct table whose rows print as `printed` and whose columns sum to col_totals.
 
@@ -84,33 +96,17 @@ def solutions(printed: list[list[int]], width: int, col_totals: list[int] | None
     rows = [p for p in printed if len(p) <= width]
     if col_totals is None:
         return set()
-    found = set()
-    choices = [itertools.combinations(range(width), len(p)) for p in rows]
-    for combo in itertools.product(*choices):
-        table = []
-        for p, cols in zip(rows, combo):
-            row = [0] * width
-            for c, v in zip(cols, p):
-                row[c] = v
-            table.append(tuple(row))
-        if [sum(c) for c in zip(*table)] == list(col_totals) or (not table and not any(col_totals)):
-            found.add(tuple(table))
-    return found
+    return {table for table in placements(rows, width)
+            if [sum(c) for c in zip(*table)] == list(col_totals) or (not table and not any(col_totals))}
 
 
 def best_solutions(printed: list[list[int]], width: int, col_totals: list[int]) -> tuple[set[tuple], int]:
     """Brute force: the distinct tables that miss the fewest printed column totals, and how many they miss."""
     rows = [p for p in printed if len(p) <= width]
     scored: dict[tuple, int] = {}
-    for combo in itertools.product(*[itertools.combinations(range(width), len(p)) for p in rows]):
-        table = []
-        for p, cols in zip(rows, combo):
-            row = [0] * width
-            for c, v in zip(cols, p):
-                row[c] = v
-            table.append(tuple(row))
+    for table in placements(rows, width):
         sums = [sum(r[j] for r in table) for j in range(width)]
-        scored[tuple(table)] = sum(s != t for s, t in zip(sums, col_totals))
+        scored[table] = sum(s != t for s, t in zip(sums, col_totals))
     fewest = min(scored.values())
     return {t for t, n in scored.items() if n == fewest}, fewest
 
