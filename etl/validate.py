@@ -244,15 +244,15 @@ def read_csv(ts: schemas.TableSchema, data: bytes, path: str) -> tuple[pl.DataFr
         return None, [failed(check, ts.name, f"{name} lacks columns {missing}.", expected=ts.field_names,
                              actual=text.columns)]
     typed = text.with_columns(_cast(f["name"], f["type"]) for f in ts.fields)
-    # A cell is bad when it has text but no value of its type; one pass finds the fields that have any.
-    bad_cells = {f["name"]: (text[f["name"]] != "") & typed[f["name"]].is_null() for f in ts.fields}
+    # A cell is bad when it has text but no value of its type (row numbers from the mask itself, so a
+    # column of the file named like a helper column cannot get in the way).
     out = []
-    for f in (f for f in ts.fields if bad_cells[f["name"]].any()):
-        bad = text.with_row_index("_row").filter(bad_cells[f["name"]])
-        for r in bad.iter_rows(named=True):
-            out.append(failed(check, ts.name, f"row {r['_row'] + 1}, {f['name']}: 「{r[f['name']]}」 is not a "
-                              f"valid {f['type']}.", label=f"row {r['_row'] + 1}", field=f["name"],
-                              expected=f["type"], actual=r[f["name"]]))
+    for f in ts.fields:
+        name = f["name"]
+        for i in ((text[name] != "") & typed[name].is_null()).arg_true().to_list():
+            value = text[name][i]
+            out.append(failed(check, ts.name, f"row {i + 1}, {name}: 「{value}」 is not a valid {f['type']}.",
+                              label=f"row {i + 1}", field=name, expected=f["type"], actual=value))
     return typed, out or [passed(check, ts.name)]
 
 
