@@ -3,8 +3,9 @@
 Portal layout: one CKAN dataset per edition, and one stable dataset for the latest.
 
 * `<dataset>-<version>` (e.g. koriyama-renkei-kyotei-2023-02-10): the release's files (CSV,
-  Parquet, datapackage.json) uploaded as its resources, and each table pushed into the DataStore
-  with the types of `schemas/`, so the portal previews it and answers `datastore_search`.
+  Parquet, datapackage.json) and its HTML report (report.html) uploaded as its resources, and each
+  table pushed into the DataStore with the types of `schemas/`, so the portal previews it and
+  answers `datastore_search`.
 * `<dataset>` (the URL users bookmark and harvesters follow): the newest edition on the portal. Its
   metadata describes that release; its resources, one per file, link to that edition's uploads
   (nothing is uploaded twice); the extra `editions` lists every edition's dataset (the series).
@@ -22,6 +23,7 @@ the next one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -35,8 +37,8 @@ import requests
 from etl import schemas
 from etl.errors import EtlError, PublishError
 from etl.faults import fault_point
-from etl.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, open_file, read_file
-from etl.validate import read_csv, read_resource, release_descriptor, validate_release
+from etl.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
+from etl.validate import read_csv, release_descriptor, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
 
@@ -142,6 +144,7 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
     report = validate_release(root)
     if not report.valid:
         raise InvalidRelease(f"{root} does not pass etl validate, so it is not published:\n" + report.render())
+    files = _files(root, package)  # what goes on the portal, refused before the portal is called
     client = CkanClient(url, token, timeout=float(os.environ.get("ETL_CKAN_TIMEOUT", "60")))
     name, version = package["name"], package["version"]
     summary = PublishSummary(name, version, edition=edition_name(name, version))
@@ -156,13 +159,13 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
         summary.metadata_updated = True
     with tempfile.TemporaryDirectory(prefix="etl-report-") as scratch:
         # The release's HTML report is not one of its files: written here, uploaded from here.
-        pending = _files(root, package) + [(REPORT, _release_report(root, package, report, Path(scratch)))]
+        pending = files + [(REPORT, _release_report(root, package, report, Path(scratch)))]
         resources = _upload_files(client, summary, existing, pending, {"": root, REPORT: Path(scratch)})
     try:
         _push_tables(client, summary, root, package, resources)
         summary.metadata_updated |= _update_stable(client, package, organization, summary.edition, resources)
-    except PortalError as exc:
-        raise PortalError(f"{exc} Every file of {name} {version} is on the portal in {summary.edition}; the "
+    except PublishError as exc:
+        raise PublishError(f"{exc} Every file of {name} {version} is on the portal in {summary.edition}; the "
                           "DataStore tables or the stable dataset are not all updated. Run the same command "
                           "again.") from None
     return summary
@@ -184,8 +187,8 @@ def _upload_files(client: CkanClient, summary: PublishSummary, existing: dict[st
                 client.call("datastore_delete", {"resource_id": current["id"], "force": True,
                                                  "calculate_record_count": False})
             have[path], size = _upload(client, existing["id"], roots.get(path, roots[""]), path, fields, current)
-        except PortalError as exc:
-            raise PortalError(_partial(summary, pending[i:], exc)) from None
+        except PublishError as exc:
+            raise PublishError(_partial(summary, pending[i:], exc)) from None
         summary.uploaded.append(path)
         summary.bytes_uploaded += size
         fault_point(f"ckan_uploaded_{len(summary.uploaded)}")
@@ -195,10 +198,14 @@ def _upload_files(client: CkanClient, summary: PublishSummary, existing: dict[st
 def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Every file of the release with the resource fields describing it (datapackage.json last).
 
-    One place lists what goes on the portal: a new kind of file is one more entry here."""
+    One place lists the release's files that go on the portal (beside them only its report.html):
+    a new kind of file is one more entry here."""
     version, as_of = package["version"], package.get("x-as-of", "")
     out = []
     for r in package["resources"]:
+        if r.get("path") in ("datapackage.json", REPORT):  # each file of the portal has a path of its own
+            raise InvalidRelease(f"resource {r.get('name')!r} has the path {r.get('path')!r}, which the release's "
+                                 "descriptor or its report takes on the portal.")
         if r.get("format") not in FORMATS:  # only the release's own tables are published
             raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has format {r.get('format')!r}; "
                                  f"a release holds only {', '.join(FORMATS)} files and datapackage.json.")
@@ -248,13 +255,24 @@ def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: 
             current: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
     """Upload one file of the release, opened without leaving its folder (see etl.safety); the
     resource the portal now has, and the bytes sent."""
+    content = _validated_bytes(root, path, fields["hash"])
+    upload = {"upload": (Path(path).name, io.BytesIO(content), fields["mimetype"])}
+    data = {k: str(v) for k, v in fields.items()}
+    if current is None:
+        return client.call("resource_create", {"package_id": package_id, **data}, files=upload), len(content)
+    return client.call("resource_update", {"id": current["id"], **data}, files=upload), len(content)
+
+
+def _validated_bytes(root: Path, path: str, validated: str) -> bytes:
+    """The file's bytes, read without leaving its folder (etl.safety), and only if they are still
+    the ones validated: what goes to the portal is what was checked, even if the file is replaced."""
     limit = MAX_DESCRIPTOR_BYTES if path == "datapackage.json" else MAX_FILE_BYTES
-    with open_file(root, path, f"the file {path} of {root}", limit) as (handle, size):
-        upload = {"upload": (Path(path).name, handle, fields["mimetype"])}
-        data = {k: str(v) for k, v in fields.items()}
-        if current is None:
-            return client.call("resource_create", {"package_id": package_id, **data}, files=upload), size
-        return client.call("resource_update", {"id": current["id"], **data}, files=upload), size
+    content = read_file(root, path, f"the file {path} of {root}", limit)
+    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    if digest != validated:
+        raise PublishError(f"{path} changed after it was validated (its hash is now {digest}, was {validated}); "
+                           "it was not sent.")
+    return content
 
 
 def _partial(summary: PublishSummary, left: list[tuple[str, dict[str, Any]]], exc: PortalError) -> str:
@@ -312,7 +330,7 @@ def _push_tables(client: CkanClient, summary: PublishSummary, root: Path, packag
         if resource is None or (_active(resource) and resource.get("datastore_hash") == r["hash"]):
             continue
         ts = schemas.table(r["name"])
-        frame, _ = read_csv(ts, read_resource(root, r), r["path"])  # validated above; inside the folder
+        frame, _ = read_csv(ts, _validated_bytes(root, r["path"], r["hash"]), r["path"])  # validated above
         if _active(resource):  # a table pushed from another file, which an earlier run left
             client.call("datastore_delete", {"resource_id": resource["id"], "force": True,
                                              "calculate_record_count": False})

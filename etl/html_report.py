@@ -302,8 +302,6 @@ def write(page: Page, path: Path) -> None:
 
 def build_page(report: Report, source: Path, dataset=None, version: str | None = None, terminal: str = "") -> Page:
     """The report of one `etl build`: whatever it got to (no tables when the input was refused)."""
-    import hashlib
-
     from etl import schemas
 
     facts = {"dataset": schemas.package_metadata()["name"]}
@@ -311,16 +309,27 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
         facts |= {"version": version or dataset.as_of, "時点 (as of)": dataset.as_of,
                   "年度": str(dataset.fiscal_year or ""), "資料": dataset.title}
     facts["source"] = str(source)
-    try:
-        facts["sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
-    except OSError as exc:
-        facts["sha256"] = f"(cannot be read: {exc.strerror})"
+    facts["sha256"] = _source_hash(Path(source))
     outcome = report.outcome or {}
     facts["outcome"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
     tables = dataset.tables if dataset is not None else {}
     columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
     return Page(report, f"{facts['dataset']} ビルドレポート", facts, terminal, tables,
                 placed=placed_cells(report, columns))
+
+
+def _source_hash(source: Path) -> str:
+    """The SHA-256 of the source file, which a refused build may not have read: a link (refused
+    before anything is read), a folder or a FIFO is not opened here either."""
+    import hashlib
+    import stat
+
+    try:
+        if not stat.S_ISREG(source.lstat().st_mode):
+            return "(not read: not a regular file)"
+        return hashlib.sha256(source.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"(cannot be read: {exc.strerror})"
 
 
 def release_page(release: Path, against: Path | None = None, report: Report | None = None) -> Page:

@@ -83,6 +83,19 @@ def test_the_release_report_shows_the_diff(pages: dict[str, Built]) -> None:
     assert "<tr class=changed>" in diff and "予算額_千円: 2400 → 2500" in diff
 
 
+def test_a_linked_source_is_not_read_for_the_page(tmp_path: Path) -> None:
+    """The build refuses a --raw that is a link before reading it; its page does not read it either."""
+    import hashlib
+
+    target = write_doc(tmp_path / "target")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    built = _build(tmp_path / "linked", link)
+    page = built.html.read_text(encoding="utf-8")
+    assert built.code == 2
+    assert hashlib.sha256(target.read_bytes()).hexdigest() not in page and "not a regular file" in page
+
+
 def test_document_text_is_escaped() -> None:
     """A name from the document is shown as text, never as markup."""
     from etl import html_report

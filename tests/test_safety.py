@@ -513,14 +513,22 @@ def test_a_catalog_folder_that_is_a_link_is_refused(capfd, catalog: Path) -> Non
 # ── etl publish ──────────────────────────────────────────────────────────────────────────
 
 
+class _Received(list):
+    """The requests a portal received, as (path, headers); their bodies in `bodies`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+
 class _Recorder(BaseHTTPRequestHandler):
     """A loopback portal that records every request (path and headers) and answers from `reply`."""
 
-    requests: list[tuple[str, dict[str, str]]]
+    requests: _Received
     reply = staticmethod(lambda handler: (404, {"success": False, "error": {"__type": "Not Found Error"}}, {}))
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.requests.bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         self.requests.append((self.path, dict(self.headers)))
         status, body, headers = self.reply(self)
         data = json.dumps(body).encode()
@@ -537,7 +545,7 @@ class _Recorder(BaseHTTPRequestHandler):
 @contextmanager
 def portal(reply=None) -> Iterator[tuple[str, list]]:
     """(URL, requests received) of a recording portal on a free loopback port."""
-    handler = type("Portal", (_Recorder,), {"requests": []})
+    handler = type("Portal", (_Recorder,), {"requests": _Received()})
     if reply is not None:
         handler.reply = staticmethod(reply)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -591,6 +599,47 @@ def test_a_portal_echoing_the_token_does_not_get_it_printed(capfd, monkeypatch) 
     with portal(echo) as (url, _):
         code, text = publish(capfd, monkeypatch, RELEASE, url)
     assert code == 3 and "bad key ***" in text, text
+
+
+def _accepting_uploads(handler) -> tuple[int, dict, dict]:
+    """A portal that has no dataset yet, creates the one asked for and takes every upload."""
+    if handler.path.endswith("/package_create"):
+        return 200, {"success": True, "result": {"id": "edition", "name": "edition", "resources": []}}, {}
+    if handler.path.endswith("/resource_create"):
+        return 200, {"success": True, "result": {"id": f"r{len(handler.requests)}"}}, {}
+    return 404, {"success": False, "error": {"__type": "Not Found Error"}}, {}
+
+
+def test_publish_sends_no_file_that_changed_after_it_was_validated(capfd, monkeypatch, release: Path) -> None:
+    """A release file replaced between `etl validate` and its upload: exit 3, and nothing is uploaded."""
+    import etl.ckan
+
+    validated = etl.ckan.validate_release
+
+    def validate_then_replace(root: Path):
+        report = validated(root)
+        changed = (release / CSV).read_bytes().replace(b",2400,", b",2500,")
+        assert changed != (release / CSV).read_bytes()
+        (release / CSV).write_bytes(changed)
+        return report
+
+    monkeypatch.setattr(etl.ckan, "validate_release", validate_then_replace)
+    with portal(_accepting_uploads) as (url, received):
+        code, text = publish(capfd, monkeypatch, release, url)
+    assert code == 3, text
+    assert f"{CSV} changed after it was validated" in text and "not uploaded:" in text
+    assert any(p.endswith("/resource_create") for p, _ in received)  # the files before it went up
+    assert not any(b",2500," in body for body in received.bodies)  # the changed file never did
+
+
+def test_publish_refuses_a_resource_on_the_path_of_the_report(capfd, monkeypatch, release: Path) -> None:
+    """report.html and datapackage.json are the portal's own files of an edition: no resource may take them."""
+    (release / CSV).rename(release / "report.html")
+    set_path(release, "initiatives", "report.html")
+    with portal() as (url, received):
+        code, text = publish(capfd, monkeypatch, release, url)
+    assert code == 1 and "'report.html', which the release's descriptor or its report takes" in text, text
+    assert received == []
 
 
 # ── random damaged releases ──────────────────────────────────────────────────────────────
