@@ -135,3 +135,19 @@ def test_an_undamaged_release_verifies_both_ways(written) -> None:
     dataset, clean = written
     pipeline.verify_release(clean, dataset.tables)
     pipeline.verify_release(clean)
+
+
+def test_bad_cells_are_reported_whatever_the_file_names_its_columns() -> None:
+    """A CSV with an extra column named like a helper column ('_row') and a bad cell: its failures are
+    listed with their row numbers (it used to crash read_csv with polars' DuplicateError)."""
+    from etl import schemas
+    from etl.validate import read_csv
+
+    ts = schemas.table("initiatives")
+    csv = pipeline.load(REAL).tables["initiatives"].write_csv()
+    header, first, *rest = csv.splitlines()
+    first = first.replace(",2023,", ",20x3,", 1)
+    assert ",20x3," in first
+    text = "\n".join([header + ",_row", *(line + ",x" for line in [first, *rest])]) + "\n"
+    _, results = read_csv(ts, text.encode(), "072036_initiatives.csv")
+    assert [r.message for r in results if not r.passed] == ["row 1, 年度: 「20x3」 is not a valid integer."]
