@@ -285,7 +285,8 @@ def _check_parquet_metadata(meta: Any, size: int, what: str, path: str) -> None:
 
 
 def check_catalog(catalog: Path) -> None:
-    """No symbolic link anywhere in a catalog, and no path in its indexes or releases pointing outside."""
+    """No symbolic link or special file anywhere in a catalog, and no path in its indexes or releases
+    pointing outside."""
     catalog = Path(catalog)
     hint = ("A catalog holds only the releases and indexes the build writes, so nothing in it may point "
             "elsewhere: pass the real folder, or replace the link by the files themselves.")
@@ -300,6 +301,9 @@ def check_catalog(catalog: Path) -> None:
             if full.is_symlink():
                 raise UnsafeRelease(f"the catalog {catalog} holds a symbolic link, {full.relative_to(catalog)} "
                                     f"(to {os.readlink(full)}). {hint}")
+            if name in files and not full.is_file():  # a named pipe or a device: reading it waits, or never ends
+                raise UnsafeRelease(f"the catalog {catalog} holds {full.relative_to(catalog)}, which is not a "
+                                    f"regular file (a named pipe, a socket or a device). {hint}")
             if name in ("datapackage.json", "catalog.json"):
                 descriptors.append(full)
     for file in descriptors:
@@ -326,7 +330,9 @@ def _resource_paths(content: Any) -> Iterator[tuple[str, Any]]:
     for resource in items(content, "resources"):
         yield f"resource {resource.get('name')!r}", resource.get("path")
     for dataset in items(content, "datasets"):
-        for release in items(dataset, "releases"):
+        # The releases, and the folders rewritten with every build: the latest alias and the cumulative tables.
+        derived = [dataset[k] for k in ("latest_release", "cumulative") if isinstance(dataset.get(k), dict)]
+        for release in items(dataset, "releases") + derived:
             yield f"release {release.get('version')!r}", release.get("path")
             for resource in items(release, "resources"):
                 yield f"resource {resource.get('name')!r} of release {release.get('version')!r}", resource.get("path")

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import struct
 import sys
 import tempfile
@@ -33,7 +34,7 @@ from etl import safety
 from etl.cli import main
 from etl.errors import EtlError
 
-from conftest import DATASET, REAL, REPO, VERSION, write_doc
+from conftest import DATASET, REAL, REPO, VERSION, run_etl, write_doc
 
 PUBLISHED = REPO / "published"
 RELEASE = PUBLISHED / DATASET / VERSION
@@ -476,8 +477,15 @@ def _catalog_index_outside(catalog: Path) -> None:
     (catalog / "catalog.json").write_text(json.dumps(index), encoding="utf-8")
 
 
+def _catalog_latest_outside(catalog: Path) -> None:
+    index = json.loads((catalog / "catalog.json").read_text(encoding="utf-8"))
+    index["datasets"][0]["latest_release"]["resources"][0]["path"] = "../secret.csv"
+    (catalog / "catalog.json").write_text(json.dumps(index), encoding="utf-8")
+
+
 CATALOG = {"a release file is a link": _catalog_file_link, "a dataset folder is a link": _catalog_dataset_link,
-           "catalog.json is a link": _catalog_index_link, "catalog.json points outside": _catalog_index_outside}
+           "catalog.json is a link": _catalog_index_link, "catalog.json points outside": _catalog_index_outside,
+           "catalog.json's latest alias points outside": _catalog_latest_outside}
 
 
 @pytest.mark.parametrize("kind", list(CATALOG))
@@ -501,6 +509,20 @@ def _snapshot(folder: Path) -> dict[str, str]:
             out[str(p.relative_to(folder))] = (f"link to {os.readlink(p)}" if p.is_symlink() else "dir" if p.is_dir()
                                                else hashlib.sha256(p.read_bytes()).hexdigest())
     return out
+
+
+def test_a_catalog_holding_a_named_pipe_is_refused_not_waited_on(catalog: Path) -> None:
+    """A FIFO where latest/ has a CSV: a build that compares or copies it would wait for ever. In a real
+    process with a time limit, so that a regression fails instead of hanging the suite."""
+    fifo = catalog / DATASET / "latest" / CSV
+    fifo.unlink()
+    os.mkfifo(fifo)
+    listing = sorted(str(p.relative_to(catalog)) for p in catalog.rglob("*"))
+    result = run_etl("build", "--raw", REAL, "--out", catalog, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "not a regular file" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(str(p.relative_to(catalog)) for p in catalog.rglob("*")) == listing
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
 def test_a_catalog_folder_that_is_a_link_is_refused(capfd, catalog: Path) -> None:
