@@ -20,6 +20,9 @@ from etl import cli, pipeline, schemas
 from etl.diff import diff_releases
 from etl.validate import integrity_results, read_csv, schema_results, validate_release
 
+# One xdist group: the ten editions are built once, by the worker that runs them all.
+pytestmark = pytest.mark.xdist_group("editions")
+
 EDITIONS = 10
 
 

@@ -16,6 +16,10 @@ from conftest import DATASET, REAL, VERSION, edit, real_lines, write_doc
 from etl.cli import main
 
 
+# One xdist group: the pages and the browser are set up once, on one worker.
+pytestmark = pytest.mark.xdist_group("html")
+
+
 @dataclass
 class Built:
     code: int

@@ -26,6 +26,9 @@ from etl.cli import main
 sys.path.insert(0, str(REPO / "tools"))
 import facsimile
 
+# One xdist group: the facsimiles are made once, by the worker that runs these tests.
+pytestmark = pytest.mark.xdist_group("pdf")
+
 PUBLISHED = REPO / "published" / DATASET / VERSION
 PDF_NAME = REAL.with_suffix(".pdf").name
 
