@@ -95,9 +95,12 @@ def _row(columns: list[str], values: tuple[Any, ...]) -> str:
 
 def frictionless_metadata(folder: Path) -> list[str]:
     """frictionless' objections to datapackage.json itself (profile, resources, field types, keys)."""
+    root, descriptor = release_descriptor(folder)  # read inside the folder (etl.safety), parsed afresh
     try:
-        # Not trusted: frictionless then refuses absolute and '..' paths itself, on top of etl.safety.
-        Package(str(folder / "datapackage.json"))  # validates the descriptor as it reads it
+        # Given the descriptor, not its path: the same validation and import, without frictionless
+        # opening the file again and exporting it back (a third of its time). Not trusted: frictionless
+        # refuses absolute and '..' paths itself too, on top of etl.safety.
+        Package.from_descriptor(descriptor, basepath=str(root))  # validates the descriptor as it reads it
     except FrictionlessException as exc:
         return [f"frictionless: {exc.error.message}"] + [f"frictionless: {e.message}" for e in exc.reasons]
     return []
