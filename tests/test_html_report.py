@@ -4,6 +4,7 @@ in a real headless Chromium (Debian's, see tests/browser.py) driven by playwrigh
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -46,6 +47,11 @@ def pages(tmp_path_factory: pytest.TempPathFactory, published: Path) -> dict[str
     out = {"valid": _build(root / "valid", edition),
            "invalid": _build(root / "invalid", misprint),
            "refused": _build(root / "refused", write_doc(root / "r", data=b"\x00\x01 not a text"))}
+    os.environ["ETL_FAULT_FAIL"] = "staged"  # valid data, and the disk full while the release is staged
+    try:
+        out["unpublished"] = _build(root / "unpublished", edition)
+    finally:
+        del os.environ["ETL_FAULT_FAIL"]
     release = root / "release.html"
     code = main(["report", str(root / "valid" / "catalog" / DATASET / VERSION), "--against", str(published),
                  "--html", str(release)])
@@ -54,10 +60,20 @@ def pages(tmp_path_factory: pytest.TempPathFactory, published: Path) -> dict[str
 
 
 def test_exit_codes_of_the_reports(pages: dict[str, Built]) -> None:
-    """A page is written for exit 0, 1 and 2 (and by etl report), each saying its verdict."""
-    assert {k: b.code for k, b in pages.items()} == {"valid": 0, "invalid": 1, "refused": 2, "release": 0}
+    """A page is written for exit 0, 1, 2 and 3 (and by etl report), each saying its verdict."""
+    assert {k: b.code for k, b in pages.items()} == {"valid": 0, "invalid": 1, "refused": 2, "unpublished": 3,
+                                                    "release": 0}
     assert "合格" in pages["valid"].html.read_text(encoding="utf-8")
     assert "不合格" in pages["invalid"].html.read_text(encoding="utf-8")
+
+
+def test_a_build_that_could_not_publish_says_why(pages: dict[str, Built]) -> None:
+    """Exit 3: every check passed, and the page says the release was not published, and why."""
+    built = pages["unpublished"]
+    page = built.html.read_text(encoding="utf-8")
+    assert built.report["outcome"]["status"] == "not published" and built.report["failures"] == []
+    assert "not published (exit 3)" in page and "failed: the disk is full" in page
+    assert not (built.html.parent / "catalog" / DATASET / VERSION).exists()
 
 
 def test_the_misprinted_total_is_named_first(pages: dict[str, Built]) -> None:
@@ -151,7 +167,7 @@ def chromium():
         b.close()
 
 
-@pytest.mark.parametrize("kind", ["valid", "invalid", "refused", "release"])
+@pytest.mark.parametrize("kind", ["valid", "invalid", "refused", "unpublished", "release"])
 def test_the_page_renders_in_chromium(chromium, pages: dict[str, Built], kind: str, tmp_path: Path) -> None:
     """Chromium renders the page to PNG and PDF with no console error and no request; every check
     id and every failure is in the DOM, and the charts are SVG with their Japanese labels as text."""
