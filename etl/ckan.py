@@ -275,7 +275,7 @@ def _validated_bytes(root: Path, path: str, validated: str) -> bytes:
     return content
 
 
-def _partial(summary: PublishSummary, left: list[tuple[str, dict[str, Any]]], exc: PortalError) -> str:
+def _partial(summary: PublishSummary, left: list[tuple[str, dict[str, Any]]], exc: PublishError) -> str:
     done = summary.uploaded + summary.unchanged
     return (f"{exc} Publishing {summary.dataset} {summary.version} stopped half way.\n"
             f"  on the portal: {', '.join(done) or 'nothing yet'}\n"

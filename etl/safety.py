@@ -303,7 +303,8 @@ def check_catalog(catalog: Path) -> None:
                                     f"(to {os.readlink(full)}). {hint}")
             if name in files and not full.is_file():  # a named pipe or a device: reading it waits, or never ends
                 raise UnsafeRelease(f"the catalog {catalog} holds {full.relative_to(catalog)}, which is not a "
-                                    f"regular file (a named pipe, a socket or a device). {hint}")
+                                    "regular file (a named pipe, a socket or a device). A catalog holds only the "
+                                    "files the build writes: remove it, or pass another --out.")
             if name in ("datapackage.json", "catalog.json"):
                 descriptors.append(full)
     for file in descriptors:
