@@ -65,11 +65,14 @@ def cold_stages() -> None:
     def mark(name: str) -> None:
         marks.append((name, time.perf_counter()))
 
-    from etl import catalog, pipeline, registry, schemas
-    from etl.publish import write_release
-    from etl.source import from_bytes, read_bytes
-    from etl.validate import validate_dataset
-    from etl.verify import frictionless_metadata, staged_problems
+    from etl import pipeline
+    from etl.release import catalog
+    from etl.release.publish import write_release
+    from etl.shared import schemas
+    from etl.source import registry
+    from etl.source.text import from_bytes, read_bytes
+    from etl.validate.run import validate_dataset
+    from etl.validate.verify import frictionless_metadata, staged_problems
 
     mark("import etl (polars, pandera, frictionless, pyarrow)")
     data = read_bytes(RAW)
@@ -96,9 +99,9 @@ def cold_stages() -> None:
 def warm_stages(repeats: int) -> None:
     from etl import pipeline
     from etl.extract import extract
-    from etl.source import read_source
+    from etl.source.text import read_source
     from etl.transform import transform
-    from etl.validate import validate_dataset, validate_release
+    from etl.validate.run import validate_dataset, validate_release
 
     source = read_source(RAW)
     raw = extract(source)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO / "tools"))
 import facsimile
 
 from etl import pipeline
-from etl.pdf import read_lines
+from etl.source.pdf import read_lines
 
 
 def timed(fn, repeats: int) -> list[float]:

@@ -76,7 +76,7 @@ def measure(module, stack, releases: list[Path], label: str) -> None:
 def main(argv: list[str]) -> None:
     from ckan_stack import CkanStack
 
-    from etl import ckan
+    from etl.portal import ckan
 
     count = int(argv[0]) if argv and argv[0].isdigit() else 10
     old = argv[argv.index("--old") + 1] if "--old" in argv else None

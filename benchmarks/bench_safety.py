@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from etl import safety
-from etl.validate import release_descriptor, validate_release
+from etl.shared import safety
+from etl.validate.run import release_descriptor, validate_release
 
 RELEASE = Path(__file__).resolve().parent.parent / "published" / "koriyama-renkei-kyotei" / "2023-02-10"
 

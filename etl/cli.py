@@ -129,7 +129,7 @@ def _write_report(report, path: Path | None) -> None:
 def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
     from etl.errors import UsageError
-    from etl.report import Report, failed
+    from etl.shared.results import Report, failed
 
     _libraries_loaded()
 
@@ -184,7 +184,7 @@ def _build(args: argparse.Namespace) -> int:
 
 def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal: str = "") -> None:
     """Every build report says whether the source matched its record, then is written."""
-    from etl.registry import CHECK
+    from etl.source.registry import CHECK
 
     registered = any(r.check == CHECK and r.passed for r in report.results)
     report.outcome["source_registered"] = registered
@@ -197,14 +197,14 @@ def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal:
               f"(etl register {raw}).", file=sys.stderr)
     _write_report(report, args.report)
     if args.html is not None:
-        from etl import html_report
+        from etl.report import html as html_report
 
         page = html_report.build_page(report, raw, dataset, args.version, terminal)
         _write_html(page, args.html)
 
 
 def _write_html(page, path: Path) -> None:
-    from etl import html_report
+    from etl.report import html as html_report
 
     try:
         html_report.write(page, path)
@@ -213,7 +213,7 @@ def _write_html(page, path: Path) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from etl import registry
+    from etl.source import registry
 
     for done in registry.register(args.files, replace=args.replace):
         r = done.resource
@@ -238,8 +238,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from etl.ckan import publish_release
     from etl.errors import UsageError
+    from etl.portal.ckan import publish_release
 
     token = os.environ.get("CKAN_API_TOKEN", "")
     if not token:
@@ -251,7 +251,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from etl import html_report
+    from etl.report import html as html_report
 
     page = html_report.release_page(args.release, args.against)
     _write_html(page, args.html)
@@ -261,7 +261,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from etl.diff import diff_releases, render
+    from etl.release.diff import diff_releases, render
 
     diffs = diff_releases(args.old, args.new)
     print(render(diffs))

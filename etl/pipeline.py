@@ -10,17 +10,19 @@ from pathlib import Path
 import polars as pl
 from frictionless import Package
 
-from etl import catalog, registry, schemas
-from etl.diff import diff_releases, render
 from etl.errors import EtlError, LayoutError, PublishError, SourceError, UsageError
 from etl.extract import extract
-from etl.publish import write_release
-from etl.report import CheckResult, Report, passed
-from etl.safety import check_catalog
-from etl.source import SourceText, from_bytes, read_bytes, read_source
+from etl.release import catalog
+from etl.release.diff import diff_releases, render
+from etl.release.publish import write_release
+from etl.shared import schemas
+from etl.shared.results import CheckResult, Report, passed
+from etl.shared.safety import check_catalog
+from etl.source import registry
+from etl.source.text import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
-from etl.validate import read_parquet, validate_dataset, validate_release
-from etl.verify import frictionless_metadata, staged_problems
+from etl.validate.run import read_parquet, validate_dataset, validate_release
+from etl.validate.verify import frictionless_metadata, staged_problems
 
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
 

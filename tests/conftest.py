@@ -51,8 +51,8 @@ def write_doc(folder: Path, lines: list[str] | None = None, *, data: bytes | Non
     Registered (as `etl register` would) unless `register` is False or the bytes are unreadable:
     an edited document is what a steward registers as a new edition or a corrected extraction."""
     from etl.errors import SourceError
-    from etl.registry import register as record
-    from etl.source import read_source
+    from etl.source.registry import register as record
+    from etl.source.text import read_source
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name

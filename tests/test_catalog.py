@@ -5,8 +5,8 @@ Every test runs the installed `etl` console script as a real process against rea
 
 from __future__ import annotations
 
-import fcntl
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import DATASET, REAL, VERSION, edit, real_lines, run_etl, snapshot, write_doc
 
 from etl import cli
-
-from conftest import DATASET, REAL, VERSION, edit, real_lines, run_etl, snapshot, write_doc
 
 ETL = Path(sys.executable).with_name("etl")
 POINTS = ["staged", "verified", "renamed", "index"]
@@ -452,7 +451,7 @@ def test_same_data_from_another_parquet_writer_counts_as_unchanged(tmp_path: Pat
     entry["x-bytes"] = parquet.stat().st_size
     (release / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n",
                                               encoding="utf-8")
-    from etl.catalog import write_index
+    from etl.release.catalog import write_index
 
     write_index(catalog)  # as that other build would have left it
     assert_rebuild_is_a_noop(catalog)
@@ -489,8 +488,8 @@ def test_a_staged_release_that_fails_verification_is_not_published(tmp_path: Pat
 def test_no_room_for_the_comparison_is_reported_as_such(tmp_path: Path) -> None:
     """A rebuild of an existing version builds its comparison in a temporary folder; when that
     fails, the message says so (exit 3), rather than blaming the catalog, which stays as it was."""
-    from etl import catalog as cat
     from etl.errors import PublishError
+    from etl.release import catalog as cat
 
     def no_space(folder: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(folder / "x.csv"))

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
-from etl import schemas
-from etl.ckan import edition_name
+
+from etl.portal.ckan import edition_name
+from etl.shared import schemas
 
 # One xdist worker runs every test of the real CKAN, in file order, against one stack.
 pytestmark = [pytest.mark.ckan, pytest.mark.xdist_group("ckan")]
@@ -129,7 +129,7 @@ def test_publish_creates_the_edition_and_the_stable_dataset(stack, releases: dic
 def test_each_table_is_in_the_datastore_with_its_schema_types(stack, releases: dict[str, Path]) -> None:
     """datastore_search answers every table's rows with the types of schemas/ (int, date, text); a
     second publish pushes nothing."""
-    from etl.validate import read_csv
+    from etl.validate.run import read_csv
 
     portal_with(stack, releases, "2023-02-10")
     release = releases["2023-02-10"]
@@ -255,7 +255,7 @@ def test_republishing_any_release_changes_nothing_and_keeps_the_newest_stable(
 def test_publishing_edition_k_makes_a_bounded_number_of_calls(stack, releases: dict[str, Path], monkeypatch) -> None:
     """Counted through the client: each new edition makes the same calls and uploads only its own files,
     however many editions the portal already holds (2025 and 2026 come after every other test's)."""
-    from etl import ckan
+    from etl.portal import ckan
 
     if not editions_listed(stack):
         portal_with(stack, releases, "2023-02-10", "2024-02-09")

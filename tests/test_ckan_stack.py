@@ -12,7 +12,6 @@ import hashlib
 
 import pytest
 import requests
-
 from ckan_stack import CkanApiError, CkanStack
 
 # One xdist worker runs every test of the real CKAN, in file order, against one stack.

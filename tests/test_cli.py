@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import DATASET, REAL, REPO, VERSION, edit, real_lines, run_etl, snapshot, write_doc
 
 COMMANDS = ("build", "register", "validate", "diff", "publish", "report")

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REAL, run_etl
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, FOAF, RDF, XSD
-
-from conftest import REAL, run_etl
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")  # DCAT 3 terms (dcat:version) included
 SPDX = Namespace("http://spdx.org/rdf/terms#")
@@ -31,7 +30,7 @@ def graph(catalog: Path, request: pytest.FixtureRequest) -> Graph:
     if request.param == "relative":
         text = (catalog / "catalog.dcat.jsonld").read_text(encoding="utf-8")
         return Graph().parse(data=text, format="json-ld", publicID=BASE)
-    from etl.catalog import dcat
+    from etl.release.catalog import dcat
 
     document = dcat(catalog, BASE)
     assert document["@context"]["@base"] == BASE

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import DATASET, REAL, edit, real_lines, snapshot, write_doc
-from etl import cli, pipeline, schemas
-from etl.diff import diff_releases
-from etl.validate import integrity_results, read_csv, schema_results, validate_release
+
+from etl import cli, pipeline
+from etl.release.diff import diff_releases
+from etl.shared import schemas
+from etl.validate.run import integrity_results, read_csv, schema_results, validate_release
 
 # One xdist group: the ten editions are built once, by the worker that runs them all.
 pytestmark = pytest.mark.xdist_group("editions")

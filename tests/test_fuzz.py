@@ -10,13 +10,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import DATASET, REAL, VERSION, edit, real_lines, snapshot, write_doc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl import schemas
 from etl.cli import main
-
-from conftest import DATASET, REAL, VERSION, edit, real_lines, snapshot, write_doc
+from etl.shared import schemas
 
 # In CI the "ci" profile (conftest.py) fixes the examples, so a run fails only when the code changed.
 FUZZ = settings(deadline=None, max_examples=30,

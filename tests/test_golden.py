@@ -6,7 +6,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import GOLDEN
 
 TABLES = sorted(p.name for p in GOLDEN.glob("*.csv"))

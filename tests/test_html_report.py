@@ -16,7 +16,6 @@ from conftest import DATASET, REAL, VERSION, edit, real_lines, write_doc
 
 from etl.cli import main
 
-
 # One xdist group: the pages and the browser are set up once, on one worker.
 pytestmark = pytest.mark.xdist_group("html")
 
@@ -118,9 +117,9 @@ def test_a_linked_source_is_not_read_for_the_page(tmp_path: Path) -> None:
 
 def test_document_text_is_escaped() -> None:
     """A name from the document is shown as text, never as markup."""
-    from etl import html_report
     from etl.pipeline import load
-    from etl.report import Report
+    from etl.report import html as html_report
+    from etl.shared.results import Report
 
     dataset = load(REAL)
     partners = dataset.tables["partnership_partners"]
@@ -146,7 +145,7 @@ def test_the_page_is_deterministic_and_self_contained(pages: dict[str, Built], t
 
 def test_build_without_html_does_not_import_matplotlib() -> None:
     """matplotlib is loaded only for a page: the modules of a plain build do not import it."""
-    code = ("import sys, etl.cli, etl.pipeline, etl.html_report; "
+    code = ("import sys, etl.cli, etl.pipeline, etl.report.html; "
             "sys.exit('matplotlib' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
@@ -207,7 +206,7 @@ def test_the_page_renders_in_chromium(chromium, pages: dict[str, Built], kind: s
 
 def test_a_label_the_font_lacks_is_said_not_drawn_as_tofu() -> None:
     """A chart whose label has a character IPAexGothic lacks is replaced by a sentence saying so."""
-    from etl import html_report
+    from etl.report import html as html_report
 
     shown = html_report._chart("counts_chart", ["人事", "\N{PLAYING CARD ACE OF SPADES}"], ["官"], {})
     assert "<svg" not in shown and "グラフを描けませんでした" in shown and "IPAexGothic" in shown

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import REAL, drop, edit, real_lines, snapshot, write_doc
+
 from etl.cli import main
 
 Mutation = Callable[[list[str]], list[str]]
@@ -103,8 +103,8 @@ def test_all_failures_are_reported_together(tmp_path: Path, capsys: pytest.Captu
 def test_an_invariant_that_cannot_run_is_reported_under_its_check_id() -> None:
     """A table missing from a damaged release fails the checks that need it, by their report ids
     and tables (never a crash, never a Python function name)."""
-    from etl.checks import INVARIANTS, run_invariants
     from etl.pipeline import load
+    from etl.validate.checks import INVARIANTS, run_invariants
 
     tables = dict(load(REAL).tables)
     del tables["initiative_partners"]

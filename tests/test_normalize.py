@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.normalize import (
+from etl.shared.normalize import (
     DASHES,
     ERAS,
     LEGAL_FORMS,

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import REAL, drop, edit, real_lines
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import REAL, drop, edit, real_lines
 from etl.extract import extract
-from etl.normalize import normalize_text
-from etl.report import CheckResult
-from etl.source import SourceText, split_lines
+from etl.shared.normalize import normalize_text
+from etl.shared.results import CheckResult
+from etl.source.text import SourceText, split_lines
 from etl.transform import MAX_PLACEMENTS, Dataset, place_cells, transform
-from etl.validate import validate_dataset
+from etl.validate.run import validate_dataset
 
 LABELS = ("人事", "包括", "事業", "災害")
 CATEGORIES = ("官", "民", "学", "その他")

@@ -269,7 +269,7 @@ def test_reader_gives_back_the_lines_a_facsimile_prints(tmp_path_factory: pytest
     """Any lines (cells, blank lines, half-width katakana) printed on a page read back as the same
     numbered lines: rows by baseline, cells by wide gaps, blank lines by the pitch (which two lines
     of one paragraph show)."""
-    from etl.pdf import read_lines
+    from etl.source.pdf import read_lines
 
     folder = tmp_path_factory.mktemp("reader")
     data = _pdf(folder, "doc", lines)
@@ -283,8 +283,8 @@ def test_a_pdf_that_reads_too_long_or_has_too_many_pages_is_refused(
     pdfs: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The parser is stopped by a time limit and a page limit, each a SourceError saying so."""
-    from etl import pdf
     from etl.errors import SourceError
+    from etl.source import pdf
 
     monkeypatch.setattr(pdf, "MAX_SECONDS", 0.001)
     with pytest.raises(SourceError, match="took more than"):

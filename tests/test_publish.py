@@ -12,10 +12,10 @@ import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from conftest import REAL, run_etl
 from frictionless import Package, system
 
-from conftest import REAL, run_etl
-from etl import schemas
+from etl.shared import schemas
 
 
 def _package(release: Path) -> dict:

@@ -17,12 +17,11 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from conftest import REAL, REPO, run_etl, snapshot, write_doc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl.cli import main
-
-from conftest import REAL, REPO, run_etl, snapshot, write_doc
 
 PUBLISHED = REPO / "published"
 DATA = REAL.read_bytes()
@@ -316,7 +315,7 @@ def test_a_bom_file_is_recorded_as_utf8(tmp_path: Path) -> None:
 def test_the_bytes_parsed_are_the_bytes_verified(tmp_path: Path) -> None:
     """A file still being written can pass the check on disk after a partial read: refused too."""
     from etl.errors import RegistrationError
-    from etl.registry import verify
+    from etl.source.registry import verify
 
     doc = registered_copy(tmp_path / "raw")
     assert verify(doc, DATA).passed

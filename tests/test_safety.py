@@ -27,14 +27,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import DATASET, REAL, REPO, VERSION, run_etl, write_doc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl import safety
 from etl.cli import main
 from etl.errors import EtlError
-
-from conftest import DATASET, REAL, REPO, VERSION, run_etl, write_doc
+from etl.shared import safety
 
 PUBLISHED = REPO / "published"
 RELEASE = PUBLISHED / DATASET / VERSION
@@ -634,9 +633,9 @@ def _accepting_uploads(handler) -> tuple[int, dict, dict]:
 
 def test_publish_sends_no_file_that_changed_after_it_was_validated(capfd, monkeypatch, release: Path) -> None:
     """A release file replaced between `etl validate` and its upload: exit 3, and nothing is uploaded."""
-    import etl.ckan
+    import etl.portal.ckan
 
-    validated = etl.ckan.validate_release
+    validated = etl.portal.ckan.validate_release
 
     def validate_then_replace(root: Path):
         report = validated(root)
@@ -645,7 +644,7 @@ def test_publish_sends_no_file_that_changed_after_it_was_validated(capfd, monkey
         (release / CSV).write_bytes(changed)
         return report
 
-    monkeypatch.setattr(etl.ckan, "validate_release", validate_then_replace)
+    monkeypatch.setattr(etl.portal.ckan, "validate_release", validate_then_replace)
     with portal(_accepting_uploads) as (url, received):
         code, text = publish(capfd, monkeypatch, release, url)
     assert code == 3, text

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import GOLDEN, REPO
-from etl import schemas
-from etl.validate import read_csv, schema_results
+
+from etl.shared import schemas
+from etl.validate.run import read_csv, schema_results
 
 
 def test_every_resource_has_exactly_one_schema_file() -> None:

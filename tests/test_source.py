@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import REAL, real_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REAL, real_lines
 from etl.errors import SourceError
-from etl.source import decode, read_source, split_lines
+from etl.source.text import decode, read_source, split_lines
 
 TEXT = REAL.read_text(encoding="utf-8")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-
 from conftest import edit, real_lines
+
 from etl.extract import extract
-from etl.source import SourceText, split_lines
+from etl.source.text import SourceText, split_lines
 from etl.transform import Dataset, transform
-from etl.validate import validate_dataset
+from etl.validate.run import validate_dataset
 
 
 def build(lines: list[str]) -> Dataset:

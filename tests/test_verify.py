@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REAL
+
 from etl import pipeline
 from etl.errors import PublishError
-from etl.publish import write_release
+from etl.release.publish import write_release
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +140,8 @@ def test_an_undamaged_release_verifies_both_ways(written) -> None:
 def test_bad_cells_are_reported_whatever_the_file_names_its_columns() -> None:
     """A CSV with an extra column named like a helper column ('_row') and a bad cell: its failures are
     listed with their row numbers (it used to crash read_csv with polars' DuplicateError)."""
-    from etl import schemas
-    from etl.validate import read_csv
+    from etl.shared import schemas
+    from etl.validate.run import read_csv
 
     ts = schemas.table("initiatives")
     csv = pipeline.load(REAL).tables["initiatives"].write_csv()

@@ -60,7 +60,7 @@ class Layout:
 def read_text(path: Path) -> list[str]:
     """The document's lines, decoded as the ETL decodes text (UTF-8, BOM, cp932)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from etl.source import read_source
+    from etl.source.text import read_source
 
     return list(read_source(path).lines)
 

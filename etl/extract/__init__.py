@@ -17,9 +17,9 @@ from etl.extract.activities import activities
 from etl.extract.counts import HEADLINE, count_table, partner_list
 from etl.extract.initiatives import initiatives
 from etl.extract.layout import Located, as_of_date, material, one, sections, title
-from etl.normalize import fiscal_years
-from etl.normalize import normalize_text as N
-from etl.source import SourceText
+from etl.shared.normalize import fiscal_years
+from etl.shared.normalize import normalize_text as N
+from etl.source.text import SourceText
 
 __all__ = ["Extracted", "Located", "extract"]
 

@@ -8,8 +8,8 @@ import polars as pl
 
 from etl.errors import LayoutError
 from etl.extract.layout import Line, Located, one, paragraphs
-from etl.normalize import NUMBER
-from etl.normalize import normalize_text as N
+from etl.shared.normalize import NUMBER
+from etl.shared.normalize import normalize_text as N
 
 _COUNT_ROW = re.compile(rf"^(\S+)((?:\s+(?:{NUMBER}))+)$")
 HEADLINE = re.compile(rf"(\S*連携協定数)\s*:\s*({NUMBER})\s*件")

@@ -9,8 +9,8 @@ import polars as pl
 
 from etl.errors import LayoutError
 from etl.extract.layout import Line, Located, body, is_amount, is_bullet, paragraphs, without_furniture
-from etl.normalize import amounts_in, display_width
-from etl.normalize import normalize_text as N
+from etl.shared.normalize import amounts_in, display_width
+from etl.shared.normalize import normalize_text as N
 
 _SUB_AMOUNT = "※うち"
 _NOTE = "※"

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 
 from etl.errors import LayoutError
-from etl.normalize import amount_only, parse_date
-from etl.normalize import normalize_text as N
-from etl.schemas import package_metadata
+from etl.shared.normalize import amount_only, parse_date
+from etl.shared.normalize import normalize_text as N
+from etl.shared.schemas import package_metadata
 
 Line = tuple[int, str]  # (1-based line number, text stripped of surrounding blanks)
 _HEADING = re.compile(r"^([1-9])\s+(\S.*)$")

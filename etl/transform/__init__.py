@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from etl import schemas
 from etl.extract import Extracted
-from etl.report import CheckResult
+from etl.shared import schemas
+from etl.shared.results import CheckResult
 from etl.transform.activities import activities
 from etl.transform.counts import MAX_PLACEMENTS, agreement_counts, partnership_partners, place_cells
 from etl.transform.initiatives import (

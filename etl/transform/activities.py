@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from etl.extract import Extracted
-from etl.normalize import normalize_expr
-from etl.report import CheckResult
+from etl.shared.normalize import normalize_expr
+from etl.shared.results import CheckResult
 from etl.transform.rejoin import rejoin_items
 from etl.transform.resolve import resolution_failures, resolve
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from etl.extract import Extracted
-from etl.normalize import normalize_expr
-from etl.report import CheckResult, failed, passed
+from etl.shared.normalize import normalize_expr
+from etl.shared.results import CheckResult, failed, passed
 
 # Placing dropped cells tries every arrangement; beyond this many the table is refused.
 MAX_PLACEMENTS = 100_000

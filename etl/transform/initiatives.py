@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from etl.extract import Extracted
-from etl.normalize import AMOUNT, LEGAL_FORM, NUMBER, normalize_expr
-from etl.report import CheckResult, failed, passed
+from etl.shared.normalize import AMOUNT, LEGAL_FORM, NUMBER, normalize_expr
+from etl.shared.results import CheckResult, failed, passed
 from etl.transform.rejoin import rejoin_items
 from etl.transform.resolve import resolution_failures, resolve
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from etl.normalize import normalize_expr
+from etl.shared.normalize import normalize_expr
 
 
 def rejoin_items(lines: pl.DataFrame, by: str, new_item: pl.Expr) -> pl.DataFrame:

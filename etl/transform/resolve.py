@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from etl.normalize import name_key_expr
-from etl.report import CheckResult, failed, passed
+from etl.shared.normalize import name_key_expr
+from etl.shared.results import CheckResult, failed, passed
 
 
 def resolve(names: pl.DataFrame, partners: pl.DataFrame) -> pl.DataFrame:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from etl.report import CheckResult, failed, passed
+from etl.shared.results import CheckResult, failed, passed
 
 Tables = dict[str, pl.DataFrame]
 Run = Callable[[Tables, str], list[CheckResult]]

@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 
 import requests
 
-from etl import schemas
 from etl.errors import EtlError, PublishError
-from etl.faults import fault_point
-from etl.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
-from etl.validate import read_csv, release_descriptor, validate_release
+from etl.shared import schemas
+from etl.shared.faults import fault_point
+from etl.shared.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
+from etl.validate.run import read_csv, release_descriptor, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
 
@@ -237,7 +237,7 @@ REPORT = "report.html"
 
 def _release_report(root: Path, package: dict[str, Any], report, folder: Path) -> dict[str, Any]:
     """The release's HTML report (etl report) written into `folder`, and its resource fields."""
-    from etl import html_report
+    from etl.report import html as html_report
 
     file = folder / REPORT
     html_report.write(html_report.release_page(root, report=report), file)

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from frictionless import FrictionlessException, Package
 
-from etl import schemas
-from etl.publish import pandas_columns, parquet_resource_name, resource_schema
-from etl.validate import integrity_results, read_csv, read_parquet, release_descriptor
+from etl.release.publish import pandas_columns, parquet_resource_name, resource_schema
+from etl.shared import schemas
+from etl.validate.run import integrity_results, read_csv, read_parquet, release_descriptor
 
 
 def staged_problems(folder: Path, table_schemas: list[schemas.TableSchema],

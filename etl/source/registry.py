@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl import safety
 from etl.errors import RegistrationError, SourceError, UsageError
-from etl.report import CheckResult, passed
-from etl.source import from_bytes, read_bytes
+from etl.shared import safety
+from etl.shared.results import CheckResult, passed
+from etl.source.text import from_bytes, read_bytes
 
 MANIFEST = "datapackage.json"
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"

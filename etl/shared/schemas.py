@@ -17,7 +17,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 _DTYPES: dict[str, type[pl.DataType]] = {
     "string": pl.String,

@@ -54,7 +54,7 @@ def read_source(path: Path) -> SourceText:
 
 def from_bytes(path: Path, data: bytes) -> SourceText:
     """The lines of the bytes read from `path`: a PDF's by `etl.pdf`, a text's by `decode`."""
-    from etl import pdf
+    from etl.source import pdf
 
     path = Path(path)
     if pdf.is_pdf(data):

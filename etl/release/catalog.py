@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl import cumulative
 from etl.errors import PublishError, UsageError
-from etl.faults import corrupt_point, fault_point
-from etl.safety import check_catalog
-from etl.schemas import package_metadata
+from etl.release import cumulative
+from etl.shared.faults import corrupt_point, fault_point
+from etl.shared.safety import check_catalog
+from etl.shared.schemas import package_metadata
 
 STAGING_PREFIX = ".staging-"
 INDEX_NAME = "catalog.json"
@@ -322,7 +322,7 @@ def _package(folder: Path) -> dict[str, Any] | None:
 def dcat(catalog: Path, base_url: str = "", found: list[tuple[str, str, dict[str, Any]]] | None = None
          ) -> dict[str, Any]:
     """The catalog as DCAT JSON-LD (see etl.dcat)."""
-    from etl.dcat import catalog_document
+    from etl.release.dcat import catalog_document
 
     entries = []
     for name, version, package in releases(catalog) if found is None else found:

@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl import schemas
+from etl.shared import schemas
 from etl.transform import Dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"

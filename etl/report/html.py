@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from etl.report import Report
+from etl.shared.results import Report
 
 PLACEMENT = "agreement_counts.placement"
 
@@ -185,7 +185,7 @@ def _counts(page: Page) -> str:
 
 def _chart(name: str, *args) -> str:
     """A chart (etl.charts, imported only now: matplotlib is slow to load), or why it is missing."""
-    from etl import charts
+    from etl.report import charts
 
     try:
         return getattr(charts, name)(*args)
@@ -302,7 +302,7 @@ def write(page: Page, path: Path) -> None:
 
 def build_page(report: Report, source: Path, dataset=None, version: str | None = None, terminal: str = "") -> Page:
     """The report of one `etl build`: whatever it got to (no tables when the input was refused)."""
-    from etl import schemas
+    from etl.shared import schemas
 
     facts = {"dataset": schemas.package_metadata()["name"]}
     if dataset is not None:
@@ -335,8 +335,8 @@ def _source_hash(source: Path) -> str:
 def release_page(release: Path, against: Path | None = None, report: Report | None = None) -> Page:
     """The report of a published release, re-validated from its files (as `etl validate` does)
     unless the caller has just done so and passes its `report`."""
-    from etl import schemas
-    from etl.validate import read_csv, read_resource, release_descriptor, validate_release
+    from etl.shared import schemas
+    from etl.validate.run import read_csv, read_resource, release_descriptor, validate_release
 
     root, package = release_descriptor(release)  # every path checked to stay inside (etl.safety)
     report = report if report is not None else validate_release(root)
@@ -357,7 +357,7 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
              "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere
     page = Page(report, f"{facts['dataset']} {facts['version']} リリースレポート", facts, report.render(), tables)
     if against is not None:
-        from etl.diff import diff_releases
+        from etl.release.diff import diff_releases
 
         page.diff, page.against = diff_releases(against, root), str(against)
     return page

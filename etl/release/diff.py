@@ -8,9 +8,9 @@ from typing import Any
 
 import polars as pl
 
-from etl import schemas
 from etl.errors import UsageError
-from etl.validate import read_csv, read_resource, release_descriptor
+from etl.shared import schemas
+from etl.validate.run import read_csv, read_resource, release_descriptor
 
 # Where a value came from in the text moves with every edition; it is not a change of data.
 PROVENANCE = {"原文行番号"}

@@ -14,12 +14,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl import safety, schemas
-from etl.checks import run_invariants
 from etl.errors import UsageError
-from etl.publish import parquet_resource_name
-from etl.report import CheckResult, Report, failed, passed
+from etl.release.publish import parquet_resource_name
+from etl.shared import safety, schemas
+from etl.shared.results import CheckResult, Report, failed, passed
 from etl.transform import Dataset
+from etl.validate.checks import run_invariants
 
 Tables = dict[str, pl.DataFrame]
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from etl import schemas
 from etl.errors import PublishError
-from etl.publish import PROFILE, write_descriptor, write_tables
-from etl.validate import integrity_results, read_csv, schema_results
-from etl.verify import frictionless_metadata, staged_problems
+from etl.release.publish import PROFILE, write_descriptor, write_tables
+from etl.shared import schemas
+from etl.validate.run import integrity_results, read_csv, schema_results
+from etl.validate.verify import frictionless_metadata, staged_problems
 
 COUNTS, PARTNERS = "agreement_counts", "partnership_partners"  # the release tables they are built from
 CUMULATIVE_COUNTS, CUMULATIVE_PARTNERS = "cumulative_agreement_counts", "cumulative_partners"

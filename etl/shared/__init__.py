@@ -1,0 +1,8 @@
+"""What every stage shares: the contract read from `schemas/`, Japanese text normalisation,
+opening files safely inside a folder (with the size limits), the check-result model and the
+fault-injection points of the crash tests.
+
+Owns: `schemas` (the tables' contract), `normalize`, `safety`, `results` (CheckResult, Report),
+`faults`.
+May import: `etl.errors` and one another; never a stage.
+"""

@@ -1,0 +1,7 @@
+"""Stage 4, the checks: every check id of a report and the one function that decides it.
+
+Owns: `checks` (the document's invariants), `run` (a build's tables and a published release
+checked into one Report: schemas, keys, integrity, the release read back as a consumer would)
+and `verify` (a staged release holds exactly the tables that passed).
+May import: `etl.errors`, `etl.shared`, `etl.source`, `etl.extract`, `etl.transform`.
+"""
