@@ -1,4 +1,4 @@
-"""Time the containment and limit checks of etl.safety: their cost on the real release, and how fast
+"""Time the containment and limit checks of etl.shared.safety: their cost on the real release, and how fast
 hostile files at the limits are refused.
 
 Run: .venv/bin/python benchmarks/bench_safety.py [repeats]. Prints median wall times; nothing is asserted.

@@ -68,7 +68,7 @@ def _date_of(path: Path) -> str:
 def load(path: Path) -> Dataset:
     """Read, extract and transform one document (SourceError / LayoutError when unusable).
 
-    Parsing only: whether the file is complete is `build`'s check (`etl.registry`)."""
+    Parsing only: whether the file is complete is `build`'s check (`etl.source.registry`)."""
     return _from_source(read_source(path))
 
 
@@ -88,7 +88,7 @@ def _from_source(source: SourceText) -> Dataset:
 def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = False) -> BuildResult:
     """Extract, validate and (when everything passes) publish one release into the catalog.
 
-    The document must match its record in raw/datapackage.json (see `etl.registry`). A dry run
+    The document must match its record in raw/datapackage.json (see `etl.source.registry`). A dry run
     also takes a document without a record (the report then has no `source.registered` check),
     writes, verifies and compares the release in a temporary folder, and publishes nothing."""
     if version is not None:
@@ -171,10 +171,10 @@ def _publish(out: Path, dataset: Dataset, version: str | None, dry_run: bool = F
 def verify_release(folder: Path, tables: dict[str, pl.DataFrame] | None = None) -> None:
     """Re-read the staged files as a consumer would; any failure means the writer (or the disk) is wrong.
 
-    Given the tables that passed validation, the files must hold exactly them (`etl.verify`: the
+    Given the tables that passed validation, the files must hold exactly them (`etl.validate.verify`: the
     checks that passed on them are not run a second time). Without, every check of `etl validate`
     runs on the files and frictionless validates every resource."""
-    if tables is None:  # validate_release also proves every path stays inside the folder (etl.safety)
+    if tables is None:  # validate_release also proves every path stays inside the folder (etl.shared.safety)
         problems = [r.message for r in validate_release(folder).failures] + _frictionless_data(folder)
     else:
         problems = staged_problems(folder, schemas.tables(), tables) + frictionless_metadata(folder)
@@ -187,7 +187,7 @@ def _frictionless_data(folder: Path) -> list[str]:
     unreadable = frictionless_metadata(folder)  # Package.validate raises on a descriptor it cannot read
     if unreadable:
         return unreadable
-    # Not trusted: frictionless then refuses absolute and '..' paths itself, on top of etl.safety.
+    # Not trusted: frictionless then refuses absolute and '..' paths itself, on top of etl.shared.safety.
     fl = Package(str(folder / "datapackage.json")).validate()
     problems = [f"frictionless: {e.message}" for task in fl.tasks for e in task.errors][:20]
     return problems + [f"frictionless: {e.message}" for e in fl.errors]

@@ -1,4 +1,4 @@
-"""Property and example tests of etl.normalize: NFKC + dash fold, name keys, 和暦, amounts."""
+"""Property and example tests of etl.shared.normalize: NFKC + dash fold, name keys, 和暦, amounts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A release is only what is inside its folder: containment, limits and the token (etl.safety, etl publish).
+"""A release is only what is inside its folder: containment, limits and the token (etl.shared.safety, etl publish).
 
 Commands run in-process (`etl.cli.main`) for speed. An audit hook (`sys.addaudithook`, installed
 once for the session: it cannot be removed) records every `open` while a test watches, so a test
@@ -69,7 +69,7 @@ def watching() -> Iterator[list[str]]:
 def outside(opened: list[str], *inside: Path) -> list[str]:
     """The opened paths that resolve outside `inside` (and outside Python's and etl's own files).
 
-    A relative name is what etl.safety opens relative to a folder it opened before (O_NOFOLLOW,
+    A relative name is what etl.shared.safety opens relative to a folder it opened before (O_NOFOLLOW,
     one component at a time): it cannot leave that folder unless it is '..' or has a '/'.
     """
     own = (sys.prefix, sys.base_prefix, REPO / "etl", REPO / "schemas", *REPO.glob("*.egg-info"), "/usr/share/zoneinfo")
@@ -390,7 +390,7 @@ def test_a_long_header_field_within_the_line_limit_is_data_not_a_crash(capfd, re
 
 
 def test_the_readme_states_every_limit() -> None:
-    """Each limit of etl.safety is in the README with its value, so a consumer knows what is refused."""
+    """Each limit of etl.shared.safety is in the README with its value, so a consumer knows what is refused."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Validating a release you downloaded", 1)[1].split("\n## ", 1)[0]
     for name in (n for n in dir(safety) if n.startswith("MAX_")):

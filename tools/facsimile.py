@@ -206,7 +206,7 @@ def _shared_ranges() -> str:
     makes (the text shows both). These few characters are taken from Noto Sans CJK JP (installed
     with Chromium by tests/browser.py), whose glyphs for them are its own. The CJK radicals that
     share glyphs with ideographs are left as Chromium writes them: real PDFs have them too, and
-    the reader folds them back (etl/pdf.py)."""
+    the reader folds them back (etl/source/pdf.py)."""
     from reportlab.pdfbase.ttfonts import TTFontFile
 
     by_glyph: dict[int, list[int]] = {}

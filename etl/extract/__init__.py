@@ -4,12 +4,18 @@ The output is raw: polars frames of printed strings with their source line numbe
 later error can point at the line. Nothing here types, normalises values or checks sums; it only
 recognises layout (headings, table rows, wrapped cells, vertical labels, page furniture) and
 raises `LayoutError` naming the line when the layout is not the expected one.
+
+Stage 2. Owns: `layout` (sections, headings, paragraphs, page furniture), `counts` (section 1's
+table and partner list), `initiatives` (section 2), `activities` (section 3); `extract` and
+`Extracted` here.
+May import: `etl.errors`, `etl.shared` and the stage before it: `source`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -19,7 +25,9 @@ from etl.extract.initiatives import initiatives
 from etl.extract.layout import Located, as_of_date, material, one, sections, title
 from etl.shared.normalize import fiscal_years
 from etl.shared.normalize import normalize_text as N
-from etl.source.text import SourceText
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.source.text import SourceText
 
 __all__ = ["Extracted", "Located", "extract"]
 

@@ -2,5 +2,6 @@
 
 Owns: `ckan` (the CKAN Action API client: one dataset per edition, a stable dataset for the latest,
 the DataStore, the report page).
-May import: `etl.errors`, `etl.shared`, and the stages before it (`source` … `report`).
+May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`,
+`transform`, `validate`, `release`, `report`.
 """

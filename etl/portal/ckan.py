@@ -253,7 +253,7 @@ def _release_report(root: Path, package: dict[str, Any], report, folder: Path) -
 
 def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: dict[str, Any],
             current: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
-    """Upload one file of the release, opened without leaving its folder (see etl.safety); the
+    """Upload one file of the release, opened without leaving its folder (see etl.shared.safety); the
     resource the portal now has, and the bytes sent."""
     content = _validated_bytes(root, path, fields["hash"])
     upload = {"upload": (Path(path).name, io.BytesIO(content), fields["mimetype"])}
@@ -264,7 +264,7 @@ def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: 
 
 
 def _validated_bytes(root: Path, path: str, validated: str) -> bytes:
-    """The file's bytes, read without leaving its folder (etl.safety), and only if they are still
+    """The file's bytes, read without leaving its folder (etl.shared.safety), and only if they are still
     the ones validated: what goes to the portal is what was checked, even if the file is replaced."""
     limit = MAX_DESCRIPTOR_BYTES if path == "datapackage.json" else MAX_FILE_BYTES
     content = read_file(root, path, f"the file {path} of {root}", limit)

@@ -4,5 +4,6 @@ Owns: `publish` (CSV, Parquet and datapackage.json, deterministically), `catalog
 immutability, the lock, the atomic move, catalog.json, the latest alias), `cumulative` (the tables
 across every release), `dcat` (the catalog's DCAT description, written with catalog.json) and
 `diff` (what changed between two releases).
-May import: `etl.errors`, `etl.shared`, and the stages before it (`source` … `validate`).
+May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`,
+`transform`, `validate`.
 """

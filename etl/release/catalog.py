@@ -6,7 +6,7 @@ A release is written and verified in a staging folder beside its target and appe
 
 Derived from the releases, and rewritten with the index: `<dataset>/latest/`, a copy of the
 latest release's files (a stable URL for "the newest edition"; real files, no symlink), and
-`<dataset>/cumulative/`, the tables across every release (etl.cumulative). Each is staged and
+`<dataset>/cumulative/`, the tables across every release (etl.release.cumulative). Each is staged and
 verified beside the catalog, then exchanged with the folder it replaces in one rename.
 """
 
@@ -321,7 +321,7 @@ def _package(folder: Path) -> dict[str, Any] | None:
 
 def dcat(catalog: Path, base_url: str = "", found: list[tuple[str, str, dict[str, Any]]] | None = None
          ) -> dict[str, Any]:
-    """The catalog as DCAT JSON-LD (see etl.dcat)."""
+    """The catalog as DCAT JSON-LD (see etl.release.dcat)."""
     from etl.release.dcat import catalog_document
 
     entries = []

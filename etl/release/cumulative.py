@@ -5,7 +5,7 @@
 version each row comes from. `cumulative_partners`: every partner of partnership_partners with
 the first and the last 時点 it is listed, matched on the table's natural key (`x-naturalKey` in
 schemas/, the key `etl diff` matches on). Field names and types are in `schemas/`, as for any
-release table; the files are validated (pandera), verified as staged (etl.verify) and published
+release table; the files are validated (pandera), verified as staged (etl.validate.verify) and published
 with a datapackage.json of their own in `<dataset>/cumulative/`.
 """
 
@@ -66,7 +66,7 @@ def _table(catalog: Path, dataset: str, version: str, package: dict[str, Any], n
     if resource is None:
         raise PublishError(f"release {dataset}/{version} has no table {name}, so the cumulative tables "
                            "cannot be built. Nothing was published; check that release with etl validate.")
-    data, results = integrity_results(catalog / dataset / version, resource)  # inside its folder (etl.safety)
+    data, results = integrity_results(catalog / dataset / version, resource)  # inside its folder (etl.shared.safety)
     frame, read = (None, []) if data is None else read_csv(schemas.table(name), data, resource["path"])
     broken = [r.message for r in results + read if not r.passed]
     if frame is None or broken:

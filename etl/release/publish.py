@@ -9,25 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl.shared import schemas
-from etl.transform import Dataset
+from etl.shared.schemas import pandas_columns, parquet_resource_name, resource_schema
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.transform import Dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 # CSV files start with a UTF-8 BOM: Excel in Japan opens BOM-less UTF-8 as Shift_JIS and shows
 # mojibake. pandas, polars, DuckDB and frictionless all read the BOM transparently.
 CSV_BOM = True
-PARQUET_SUFFIX = "_parquet"
-
-
-def parquet_resource_name(table: str) -> str:
-    """The Parquet copy of a table is its own resource; the CSV one carries the table's name."""
-    return table + PARQUET_SUFFIX
 
 
 def file_stem(table: str) -> str:
@@ -75,39 +72,6 @@ def write_parquet(ts: schemas.TableSchema, frame: pl.DataFrame, file: Path) -> N
 
 _ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
           "date": pa.date32()}
-
-
-def _pandas_type(field: dict[str, Any]) -> dict[str, str]:
-    kind, required = field["type"], field.get("constraints", {}).get("required", False)
-    if kind == "integer":
-        return {"pandas_type": "int64", "numpy_type": "int64" if required else "Int64"}
-    if kind == "date":
-        return {"pandas_type": "date", "numpy_type": "object"}
-    if kind == "number":
-        return {"pandas_type": "float64", "numpy_type": "float64"}
-    if kind == "boolean":
-        return {"pandas_type": "bool", "numpy_type": "bool" if required else "boolean"}
-    return {"pandas_type": "unicode", "numpy_type": "object"}
-
-
-def resource_schema(ts: schemas.TableSchema, fmt: str) -> dict[str, Any]:
-    """The Table Schema embedded in datapackage.json for the CSV or the Parquet copy of a table."""
-    schema = ts.frictionless()
-    if fmt == "parquet":
-        # Foreign keys of a Parquet resource point at the Parquet copy of the referenced table,
-        # so that each format validates on its own.
-        schema["foreignKeys"] = [
-            {**fk, "reference": {**fk["reference"], "resource": parquet_resource_name(fk["reference"]["resource"])}}
-            for fk in schema.get("foreignKeys", [])
-        ]
-        if not schema["foreignKeys"]:
-            del schema["foreignKeys"]
-    return schema
-
-
-def pandas_columns(ts: schemas.TableSchema) -> list[dict[str, Any]]:
-    """The pandas metadata of a table's Parquet columns (see write_parquet)."""
-    return [{"name": f["name"], "field_name": f["name"], "metadata": None, **_pandas_type(f)} for f in ts.fields]
 
 
 def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:

@@ -2,5 +2,6 @@
 
 Owns: `html` (one self-contained page: verdict, checks, the count matrix, partners, the diff)
 and `charts` (its SVG charts, matplotlib imported only when a page is asked for).
-May import: `etl.errors`, `etl.shared`, and the stages before it (`source` … `release`).
+May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`,
+`transform`, `validate`, `release`.
 """

@@ -33,7 +33,7 @@ class Page:
     # (協定種別, 相手方区分) of the cells the build placed as 0 (dropped in the text); None when the
     # placement is not known (a published release records only the values), then 0s are marked.
     placed: set[tuple[str, str]] | None = None
-    diff: list | None = None  # etl.diff.TableDiff list with --against
+    diff: list | None = None  # etl.release.diff.TableDiff list with --against
     against: str = ""
 
 
@@ -184,7 +184,7 @@ def _counts(page: Page) -> str:
 
 
 def _chart(name: str, *args) -> str:
-    """A chart (etl.charts, imported only now: matplotlib is slow to load), or why it is missing."""
+    """A chart (etl.report.charts, imported only now: matplotlib is slow to load), or why it is missing."""
     from etl.report import charts
 
     try:
@@ -338,7 +338,7 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     from etl.shared import schemas
     from etl.validate.run import read_csv, read_resource, release_descriptor, validate_release
 
-    root, package = release_descriptor(release)  # every path checked to stay inside (etl.safety)
+    root, package = release_descriptor(release)  # every path checked to stay inside (etl.shared.safety)
     report = report if report is not None else validate_release(root)
     by_name = {r.get("name"): r for r in package["resources"]}
     tables = {}

@@ -127,7 +127,7 @@ def _resolve(field: dict[str, Any]) -> dict[str, Any]:
 
 
 def cumulative_tables() -> list[TableSchema]:
-    """The tables built across every release of the catalog (see etl.cumulative)."""
+    """The tables built across every release of the catalog (see etl.release.cumulative)."""
     return [table(n) for n in package_metadata()["x-cumulative"]["resources"]]
 
 
@@ -139,3 +139,46 @@ def tables() -> list[TableSchema]:
 def municipality() -> dict[str, str]:
     """全国地方公共団体コード, 都道府県名, 市区町村名 of the publishing municipality."""
     return dict(package_metadata()["x-municipality"])
+
+
+# How a table is laid out in a release: derived from its schema, and shared by the writer
+# (etl.release.publish) and every reader of a release (etl.validate).
+PARQUET_SUFFIX = "_parquet"
+
+
+def parquet_resource_name(table: str) -> str:
+    """The Parquet copy of a table is its own resource; the CSV one carries the table's name."""
+    return table + PARQUET_SUFFIX
+
+
+def resource_schema(ts: TableSchema, fmt: str) -> dict[str, Any]:
+    """The Table Schema embedded in datapackage.json for the CSV or the Parquet copy of a table."""
+    schema = ts.frictionless()
+    if fmt == "parquet":
+        # Foreign keys of a Parquet resource point at the Parquet copy of the referenced table,
+        # so that each format validates on its own.
+        schema["foreignKeys"] = [
+            {**fk, "reference": {**fk["reference"], "resource": parquet_resource_name(fk["reference"]["resource"])}}
+            for fk in schema.get("foreignKeys", [])
+        ]
+        if not schema["foreignKeys"]:
+            del schema["foreignKeys"]
+    return schema
+
+
+def pandas_columns(ts: TableSchema) -> list[dict[str, Any]]:
+    """The pandas metadata of a table's Parquet columns (see etl.release.publish.write_parquet)."""
+    return [{"name": f["name"], "field_name": f["name"], "metadata": None, **_pandas_type(f)} for f in ts.fields]
+
+
+def _pandas_type(field: dict[str, Any]) -> dict[str, str]:
+    kind, required = field["type"], field.get("constraints", {}).get("required", False)
+    if kind == "integer":
+        return {"pandas_type": "int64", "numpy_type": "int64" if required else "Int64"}
+    if kind == "date":
+        return {"pandas_type": "date", "numpy_type": "object"}
+    if kind == "number":
+        return {"pandas_type": "float64", "numpy_type": "float64"}
+    if kind == "boolean":
+        return {"pandas_type": "bool", "numpy_type": "bool" if required else "boolean"}
+    return {"pandas_type": "unicode", "numpy_type": "object"}

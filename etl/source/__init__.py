@@ -3,5 +3,5 @@
 Owns: `text` (reading, encodings, line endings; `SourceText`), `pdf` (the city's PDF read by the
 geometry of its characters) and `registry` (raw/datapackage.json: the recorded size and hash
 that prove a source complete).
-May import: `etl.errors`, `etl.shared`.
+May import: `etl.errors`, `etl.shared`; no other stage.
 """

@@ -1,6 +1,6 @@
 """Reading the source document: bytes → numbered lines, from a PDF or a text in any encoding.
 
-A PDF (the city's document as published) is read by `etl.pdf`, which rebuilds its lines by
+A PDF (the city's document as published) is read by `etl.source.pdf`, which rebuilds its lines by
 geometry and keeps the page of each; a text edition is decoded here.
 """
 
@@ -53,7 +53,7 @@ def read_source(path: Path) -> SourceText:
 
 
 def from_bytes(path: Path, data: bytes) -> SourceText:
-    """The lines of the bytes read from `path`: a PDF's by `etl.pdf`, a text's by `decode`."""
+    """The lines of the bytes read from `path`: a PDF's by `etl.source.pdf`, a text's by `decode`."""
     from etl.source import pdf
 
     path = Path(path)

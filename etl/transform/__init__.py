@@ -3,15 +3,20 @@
 Besides the tables, this stage reports the checks that only the raw text can answer: where the
 count table's dropped cells belong, whether the fiscal years agree, whether every 「N千円」 was
 assigned, and whether every partner named in section 3 resolves to one listed partner.
+
+Stage 3. Owns: `counts` (section 1), `initiatives` (section 2), `activities` (section 3),
+`rejoin` (wrapped lines into items), `resolve` (a printed name to its listed partner);
+`transform` and `Dataset` here.
+May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from etl.extract import Extracted
 from etl.shared import schemas
 from etl.shared.results import CheckResult
 from etl.transform.activities import activities
@@ -25,6 +30,9 @@ from etl.transform.initiatives import (
     initiative_partners,
     initiatives,
 )
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.extract import Extracted
 
 __all__ = ["MAX_PLACEMENTS", "WRAP_RATIO", "Dataset", "place_cells", "transform"]
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from etl.extract import Extracted
 from etl.shared.normalize import normalize_expr
 from etl.shared.results import CheckResult
 from etl.transform.rejoin import rejoin_items
 from etl.transform.resolve import resolution_failures, resolve
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.extract import Extracted
 
 
 def activities(raw: Extracted, partners: pl.DataFrame, year: int | None,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from etl.extract import Extracted
 from etl.shared.normalize import normalize_expr
 from etl.shared.results import CheckResult, failed, passed
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.extract import Extracted
 
 # Placing dropped cells tries every arrangement; beyond this many the table is refused.
 MAX_PLACEMENTS = 100_000

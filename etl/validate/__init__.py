@@ -3,5 +3,6 @@
 Owns: `checks` (the document's invariants), `run` (a build's tables and a published release
 checked into one Report: schemas, keys, integrity, the release read back as a consumer would)
 and `verify` (a staged release holds exactly the tables that passed).
-May import: `etl.errors`, `etl.shared`, `etl.source`, `etl.extract`, `etl.transform`.
+May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`,
+`transform`.
 """

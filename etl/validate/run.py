@@ -7,7 +7,7 @@ import hashlib
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandera.polars as pandera
 import polars as pl
@@ -15,11 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl.errors import UsageError
-from etl.release.publish import parquet_resource_name
 from etl.shared import safety, schemas
 from etl.shared.results import CheckResult, Report, failed, passed
-from etl.transform import Dataset
+from etl.shared.schemas import parquet_resource_name
 from etl.validate.checks import run_invariants
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.transform import Dataset
 
 Tables = dict[str, pl.DataFrame]
 
@@ -140,7 +142,7 @@ def foreign_key_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckRe
 def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
     """The release folder and its datapackage.json, from either path.
 
-    Every resource's path is checked to stay inside the folder (see `etl.safety`) before any file
+    Every resource's path is checked to stay inside the folder (see `etl.shared.safety`) before any file
     of the release is read; UnsafeRelease (exit 2) when one does not.
     """
     path = Path(path)
@@ -229,7 +231,7 @@ def read_csv(ts: schemas.TableSchema, data: bytes, path: str) -> tuple[pl.DataFr
     schema; bad cells are reported, not fatal.
 
     The frame is None when the file cannot be read as CSV with the schema's columns at all.
-    UnsafeRelease when it exceeds a limit of `etl.safety` (checked before polars sees it).
+    UnsafeRelease when it exceeds a limit of `etl.shared.safety` (checked before polars sees it).
     """
     check = f"{ts.name}.types"
     safety.check_csv_limits(data, f"resource {ts.name!r}", path)
@@ -273,7 +275,7 @@ def _cast(name: str, kind: str) -> pl.Expr:
 def read_parquet(file: Path | bytes, label: str = "") -> pl.DataFrame:
     """A Parquet file as a polars frame, with every way a damaged file can fail turned into ValueError.
 
-    The metadata's claims are checked against the limits of `etl.safety` first (UnsafeRelease).
+    The metadata's claims are checked against the limits of `etl.shared.safety` first (UnsafeRelease).
     pyarrow reads it, not polars: on damaged bytes polars' Rust reader panics (printing a Rust
     backtrace, then raising pyo3's PanicException, a BaseException), where pyarrow raises. The
     file's metadata is dropped before the frame is handed to polars, for the same reason.

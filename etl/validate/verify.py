@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from frictionless import FrictionlessException, Package
 
-from etl.release.publish import pandas_columns, parquet_resource_name, resource_schema
 from etl.shared import schemas
+from etl.shared.schemas import pandas_columns, parquet_resource_name, resource_schema
 from etl.validate.run import integrity_results, read_csv, read_parquet, release_descriptor
 
 
@@ -42,7 +42,7 @@ def staged_problems(folder: Path, table_schemas: list[schemas.TableSchema],
             resource = by_name.get(name)
             if resource is None:
                 continue  # reported above
-            data, results = integrity_results(root, resource)  # inside the folder, read once (etl.safety)
+            data, results = integrity_results(root, resource)  # inside the folder, read once (etl.shared.safety)
             problems += [r.message for r in results if not r.passed]
             if resource.get("schema") != resource_schema(ts, fmt):
                 problems.append(f"{resource.get('path')}: the schema in datapackage.json is not the one of "
@@ -64,7 +64,7 @@ def _csv_problems(ts: schemas.TableSchema, data: bytes, path: str, table: pl.Dat
 def _parquet_problems(ts: schemas.TableSchema, data: bytes, path: str, table: pl.DataFrame) -> list[str]:
     file = Path(path)
     try:
-        frame = read_parquet(data, path)  # checks etl.safety's limits before pyarrow parses the metadata
+        frame = read_parquet(data, path)  # checks etl.shared.safety's limits before pyarrow parses the metadata
         pandas = (pq.read_schema(pa.BufferReader(data)).pandas_metadata or {}).get("columns")
     except (ValueError, OSError, pa.ArrowException) as exc:
         return [f"{file.name} is not readable Parquet: {exc}"]
@@ -95,11 +95,11 @@ def _row(columns: list[str], values: tuple[Any, ...]) -> str:
 
 def frictionless_metadata(folder: Path) -> list[str]:
     """frictionless' objections to datapackage.json itself (profile, resources, field types, keys)."""
-    root, descriptor = release_descriptor(folder)  # read inside the folder (etl.safety), parsed afresh
+    root, descriptor = release_descriptor(folder)  # read inside the folder (etl.shared.safety), parsed afresh
     try:
         # Given the descriptor, not its path: the same validation and import, without frictionless
         # opening the file again and exporting it back (a third of its time). Not trusted: frictionless
-        # refuses absolute and '..' paths itself too, on top of etl.safety.
+        # refuses absolute and '..' paths itself too, on top of etl.shared.safety.
         Package.from_descriptor(descriptor, basepath=str(root))  # validates the descriptor as it reads it
     except FrictionlessException as exc:
         return [f"frictionless: {exc.error.message}"] + [f"frictionless: {e.message}" for e in exc.reasons]

@@ -1,0 +1,136 @@
+"""The tree is the pipeline: etl/ is made of stage packages whose imports run one way only."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from pathlib import Path
+
+import pytest
+
+ETL = Path(__file__).resolve().parent.parent / "etl"
+# The README's stages, in pipeline order. A stage imports `etl.errors`, `etl.shared` and the stages
+# before it, never a later one; `cli` and `pipeline` wire them and are imported by none of them.
+STAGES = ["source", "extract", "transform", "validate", "release", "report", "portal"]
+TOP = {"__init__", "__main__", "cli", "pipeline", "errors"}
+MAX_DEPTH = 8  # import levels from etl.cli down (13 before the stage packages); see test_import_levels
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(ETL.rglob("*.py")):
+        parts = list(path.relative_to(ETL.parent).with_suffix("").parts)
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+
+
+def _imports(name: str, path: Path, runtime_only: bool) -> set[str]:
+    """The etl modules that `name` imports, at module level or inside functions."""
+    mods, found = _modules(), set()
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node) and runtime_only:
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            for a in node.names:
+                found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return {m for m in found if m in mods and m != name}
+
+
+@functools.cache
+def _graph(runtime_only: bool) -> dict[str, set[str]]:
+    return {name: _imports(name, path, runtime_only) for name, path in _modules().items()}
+
+
+def _stage(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "etl"
+
+
+def _allowed(module: str) -> set[str]:
+    stage = _stage(module)
+    if stage in {"cli", "pipeline", "__main__", "etl"}:
+        return set(STAGES) | TOP | {"shared", "etl"}
+    if stage == "errors":
+        return set()
+    if stage == "shared":
+        return {"errors", "shared"}
+    return {"errors", "shared", *STAGES[: STAGES.index(stage) + 1]}
+
+
+def test_only_the_wiring_stays_at_the_top() -> None:
+    """etl/ holds the stage packages plus cli, pipeline, errors, __init__ and __main__, nothing else."""
+    top = {p.stem for p in ETL.glob("*.py")}
+    packages = {p.name for p in ETL.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert top == TOP
+    assert packages == {"shared", *STAGES}
+
+
+@pytest.mark.parametrize("runtime_only", [True, False], ids=["runtime", "with-annotations"])
+def test_imports_run_one_way(runtime_only: bool) -> None:
+    """No module imports a later stage (nor cli or pipeline), not even for an annotation or in a function."""
+    wrong = [f"{m} imports {d}" for m, deps in _graph(runtime_only).items() for d in sorted(deps)
+             if _stage(d) not in _allowed(m)]
+    assert wrong == []
+
+
+def test_no_import_cycles() -> None:
+    """The modules' imports (lazy ones included) form no circle."""
+    graph = _graph(False)
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def walk(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                cycles.append(path[path.index(d):] + [d] if d in path else [m, d])
+            elif d not in state:
+                walk(d, path + [d])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            walk(m, [m])
+    assert cycles == []
+
+
+def _depth(graph: dict[str, set[str]], module: str) -> int:
+    """Levels of the longest import chain from `module` (a module importing nothing is 1)."""
+    @functools.cache
+    def depth(m: str) -> int:
+        return 1 + max((depth(d) for d in graph[m]), default=0)
+    return depth(module)
+
+
+def test_import_levels() -> None:
+    """The longest chain of imports from etl.cli stays short: a stage reaches the others directly."""
+    assert _depth(_graph(True), "etl.cli") <= MAX_DEPTH
+
+
+@pytest.mark.parametrize("package", ["shared", *STAGES])
+def test_each_package_says_what_it_owns_and_may_import(package: str) -> None:
+    """Each stage package's docstring names every module it holds, and the packages it may import."""
+    init = ETL / package / "__init__.py"
+    doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+    owns, _, may = doc.partition("Owns:")[2].partition("May import:")
+    assert owns and may, f"{init}: the docstring needs 'Owns:' and 'May import:'"
+    modules = {p.stem for p in (ETL / package).glob("*.py")} - {"__init__"}
+    assert {m for m in modules if f"`{m}`" not in owns} == set()
+    allowed = _allowed(f"etl.{package}") - {package}
+    assert {a for a in allowed if f"`{a}`" not in may and f"etl.{a}" not in may} == set()
