@@ -129,7 +129,8 @@ def _write_report(report, path: Path | None) -> None:
 def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
     from etl.errors import UsageError
-    from etl.shared.results import Report, failed
+    from etl.shared.results import Report
+    from etl.validate.run import source_result
 
     _libraries_loaded()
 
@@ -149,8 +150,7 @@ def _build(args: argparse.Namespace) -> int:
         report, status = getattr(exc, "report", None), "not published"  # valid data that could not be published
         if report is None and exc.check:  # the input was refused before any table could be checked
             report, status = Report(list(getattr(exc, "passed", []))), "refused"
-            report.add(failed(exc.check, "source", str(exc), label=Path(raw).name,
-                              expected=exc.expected, actual=exc.actual))
+            report.add(source_result(exc.check, Path(raw), exc))
         if report is not None:
             report.outcome = {"status": status, "exit_code": exc.exit_code, "message": str(exc)}
             _finish(report, raw, args, getattr(exc, "dataset", None), f"etl build: {exc}")

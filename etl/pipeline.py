@@ -16,12 +16,12 @@ from etl.release import catalog
 from etl.release.diff import diff_releases, render
 from etl.release.publish import write_release
 from etl.shared import schemas
-from etl.shared.results import CheckResult, Report, passed
+from etl.shared.results import CheckResult, Report
 from etl.shared.safety import check_catalog
 from etl.source import registry
 from etl.source.text import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
-from etl.validate.run import read_parquet, validate_dataset, validate_release
+from etl.validate.run import read_parquet, source_result, validate_dataset, validate_release
 from etl.validate.verify import frictionless_metadata, staged_problems
 
 _DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -125,12 +125,12 @@ def read_checked(raw: Path, allow_unregistered: bool = False) -> SourceChecks:
         registry.check_document(raw)  # a link is refused before anything is read
         data = read_bytes(raw)  # a missing path, a folder or an empty file is reported as such first
         complete = registry.verify(raw, data, allow_unregistered)  # then a cut or changed file, before parsing
-        results += [complete] if complete is not None else []
+        if complete is not None:
+            results.append(source_result(registry.CHECK, raw, expected=complete, actual=complete))
         source = from_bytes(raw, data)
-        results.append(passed(SourceError.check, "source", label=raw.name, actual=source.described()))
+        results.append(source_result(SourceError.check, raw, actual=source.described()))
         dataset = _from_source(source)
-        results.append(passed(LayoutError.check, "source", label=raw.name,
-                              actual=f"{len(source.lines)} lines"))
+        results.append(source_result(LayoutError.check, raw, actual=f"{len(source.lines)} lines"))
     except EtlError as exc:
         exc.passed = results
         raise

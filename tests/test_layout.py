@@ -134,3 +134,54 @@ def test_each_package_says_what_it_owns_and_may_import(package: str) -> None:
     assert {m for m in modules if f"`{m}`" not in owns} == set()
     allowed = _allowed(f"etl.{package}") - {package}
     assert {a for a in allowed if f"`{a}`" not in may and f"etl.{a}" not in may} == set()
+
+
+# ── every check in one place ──────────────────────────────────────────────────────────────
+
+
+def _report_ids() -> set[str]:
+    """Every check id in the reports of a build of the real document and of its published release."""
+    from conftest import DATASET, REAL, REPO, VERSION
+
+    from etl import pipeline
+    from etl.validate.run import validate_dataset, validate_release
+
+    build = validate_dataset(pipeline.load(REAL))
+    release = validate_release(REPO / "published" / DATASET / VERSION)
+    return {r.check for r in build.results + release.results}
+
+
+def test_every_check_id_leads_to_one_function_in_validate() -> None:
+    """Any check id a report holds (named, per table or of the source) is decided by one function of etl.validate."""
+    from etl.validate.checks import CHECKS
+    from etl.validate.run import SOURCE_CHECKS, find
+
+    ids = _report_ids() | {c.check for c in CHECKS} | set(SOURCE_CHECKS)
+    assert {"initiatives.sub_amount_within_budget", "agreement_counts.placement", "initiatives.schema",
+            "initiative_partners.foreign_key.取組ID", "initiatives_parquet.integrity"} <= ids
+    where = {i: f"{find(i).__module__}.{find(i).__qualname__}" for i in sorted(ids)}
+    assert {i: w for i, w in where.items() if not w.startswith("etl.validate.")} == {}
+    assert where["initiatives.sub_amount_within_budget"] == "etl.validate.checks.sub_amount_within_budget"
+    with pytest.raises(KeyError):
+        find("initiatives.no_such_check")
+
+
+def test_only_validate_builds_check_results() -> None:
+    """No stage but etl.validate makes a CheckResult: the checks computed from raw text are there too."""
+    makers = {"passed", "failed", "CheckResult"}
+    found = []
+    for name, path in _modules().items():
+        if name.startswith("etl.validate") or name == "etl.shared.results":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in makers:
+                found.append(f"{name}:{node.lineno}")
+    assert found == []
+
+
+def test_a_check_id_is_registered_once() -> None:
+    """Registering a second function under an existing check id is refused."""
+    from etl.validate.checks import TABLES, check
+
+    with pytest.raises(ValueError, match="two checks are named"):
+        check("initiatives.sub_amount_within_budget", "initiatives", TABLES)(lambda given, c: [])

@@ -21,7 +21,9 @@ from etl.extract import extract
 from etl.shared.normalize import normalize_text
 from etl.shared.results import CheckResult
 from etl.source.text import SourceText, split_lines
-from etl.transform import MAX_PLACEMENTS, Dataset, place_cells, transform
+from etl.transform import MAX_PLACEMENTS, Dataset, transform
+from etl.transform import place_cells as place
+from etl.validate.checks import placement_results, run_text_checks
 from etl.validate.run import validate_dataset
 
 LABELS = ("人事", "包括", "事業", "災害")
@@ -209,6 +211,13 @@ def test_wrong_column_total_with_dropped_cells_is_named(matrix, which, delta):
 
 
 # ── place_cells directly ──────────────────────────────────────────────────────────────────
+
+
+def place_cells(rows, width, col_totals, results: list[CheckResult]) -> dict[str, list[int]]:
+    """etl.transform.place_cells, with agreement_counts.placement's results of it added to `results`."""
+    placed, placement = place(rows, width, col_totals)
+    results.extend(placement_results(placement))
+    return placed
 
 
 @st.composite
@@ -409,7 +418,7 @@ def test_section2_bullets_round_trip(generated):
     initiatives = ds.tables["initiatives"]
     assert initiatives.height == 9
     assert initiatives.filter(pl.col("取組ID") == 6)["予算額_千円"].item() == 1626
-    assert _failures(ds.results, "initiatives.amounts_assigned") == []
+    assert _failures(run_text_checks(ds.evidence), "initiatives.amounts_assigned") == []
 
 
 def test_wrap_before_halfwidth_voiced_mark_gives_nfkc_text():

@@ -6,6 +6,7 @@ the record of the file's size and SHA-256 in raw/datapackage.json can."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -318,7 +319,7 @@ def test_the_bytes_parsed_are_the_bytes_verified(tmp_path: Path) -> None:
     from etl.source.registry import verify
 
     doc = registered_copy(tmp_path / "raw")
-    assert verify(doc, DATA).passed
+    assert verify(doc, DATA) == f"{len(DATA)} bytes, sha256:{hashlib.sha256(DATA).hexdigest()}"
     with pytest.raises(RegistrationError, match="changed while it was being read"):
         verify(doc, DATA[:-10])  # a partial read of a complete file
     doc.write_bytes(DATA[:-10])

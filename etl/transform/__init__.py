@@ -1,8 +1,9 @@
 """Raw frames → the tidy, typed, normalised tables of the release (polars expressions).
 
-Besides the tables, this stage reports the checks that only the raw text can answer: where the
-count table's dropped cells belong, whether the fiscal years agree, whether every 「N千円」 was
-assigned, and whether every partner named in section 3 resolves to one listed partner.
+Besides the tables, this stage keeps what only the raw text can tell, as `Evidence`: where the
+count table's dropped cells went, every partner name with the listed partners it matches, and the
+amounts read into the initiatives. The checks on it (placement, fiscal year, amounts, うち labels,
+name resolution) are in `etl.validate.checks`, with every other check.
 
 Stage 3. Owns: `counts` (section 1), `initiatives` (section 2), `activities` (section 3),
 `rejoin` (wrapped lines into items), `resolve` (a printed name to its listed partner);
@@ -12,19 +13,17 @@ May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.shared import schemas
-from etl.shared.results import CheckResult
 from etl.transform.activities import activities
-from etl.transform.counts import MAX_PLACEMENTS, agreement_counts, partnership_partners, place_cells
+from etl.transform.counts import MAX_PLACEMENTS, Placement, agreement_counts, partnership_partners, place_cells
 from etl.transform.initiatives import (
     WRAP_RATIO,
-    check_amounts,
-    check_sub_labels,
+    assigned_amounts,
     fiscal_year,
     initiative_items,
     initiative_partners,
@@ -34,15 +33,26 @@ from etl.transform.initiatives import (
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
     from etl.extract import Extracted
 
-__all__ = ["MAX_PLACEMENTS", "WRAP_RATIO", "Dataset", "place_cells", "transform"]
+__all__ = ["MAX_PLACEMENTS", "WRAP_RATIO", "Dataset", "Evidence", "Placement", "place_cells", "transform"]
+
+
+@dataclass
+class Evidence:
+    """What only the source text can tell: the inputs of the checks that a published release,
+    read back from its files, cannot answer."""
+
+    raw: Extracted
+    placement: Placement  # where the count table's printed numbers went
+    resolved: dict[str, pl.DataFrame]  # table → every partner name printed for it, with its candidates
+    amounts: pl.DataFrame  # each 「N千円」 read into an initiative: 原文行番号, 値
 
 
 @dataclass
 class Dataset:
-    """The tidy tables of one edition, plus the checks that ran while building them."""
+    """The tidy tables of one edition, plus the evidence that the checks of the text read."""
 
     tables: dict[str, pl.DataFrame]
-    results: list[CheckResult] = field(default_factory=list)
+    evidence: Evidence | None = None
     as_of: str = ""
     fiscal_year: int | None = None
     title: str = ""
@@ -50,26 +60,27 @@ class Dataset:
 
 
 def transform(raw: Extracted) -> Dataset:
-    """Build every table of the release from the raw frames, with the build-time checks."""
-    results: list[CheckResult] = []
-    counts, totals = agreement_counts(raw, results)
+    """Build every table of the release from the raw frames, with the evidence for the text's checks."""
+    counts, totals, placement = agreement_counts(raw)
     partners = partnership_partners(raw)
-    year = fiscal_year(raw, results)
+    year = fiscal_year(raw)
+    named, named_resolved = initiative_partners(raw, partners)
+    section3, section3_resolved = activities(raw, partners, year)
     tables = {
         "agreement_counts": counts,
         "printed_totals": totals,
         "partnership_partners": partners,
         "initiatives": initiatives(raw, year),
         "initiative_items": initiative_items(raw),
-        "initiative_partners": initiative_partners(raw, partners, results),
-        **activities(raw, partners, year, results),
+        "initiative_partners": named,
+        **section3,
     }
-    check_amounts(raw, results)
-    check_sub_labels(raw, results)
+    evidence = Evidence(raw, placement, {"initiative_partners": named_resolved,
+                                         "partnership_activities": section3_resolved}, assigned_amounts(raw))
     conformed = {name: schemas.table(name).conform(_with_municipality(name, f)) for name, f in tables.items()}
     return Dataset(
         tables=conformed,
-        results=results,
+        evidence=evidence,
         as_of=raw.as_of.isoformat(),
         fiscal_year=year,
         title=raw.title.text,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.shared.normalize import normalize_expr
-from etl.shared.results import CheckResult, failed, passed
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
     from etl.extract import Extracted
@@ -19,7 +18,8 @@ if TYPE_CHECKING:  # annotations only: the module runs without importing an earl
 MAX_PLACEMENTS = 100_000
 
 
-def agreement_counts(raw: Extracted, results: list[CheckResult]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def agreement_counts(raw: Extracted) -> tuple[pl.DataFrame, pl.DataFrame, Placement]:
+    """The count table in long form, the totals it prints, and where its dropped cells were put."""
     categories = raw.categories.text.split()
     rows = raw.count_rows.with_columns(
         pl.col("値").list.eval(pl.element().str.replace_all(",", "").cast(pl.Int64))
@@ -27,15 +27,10 @@ def agreement_counts(raw: Extracted, results: list[CheckResult]) -> tuple[pl.Dat
     body, total = rows.head(-1), rows.tail(1)
     col_totals = total["値"].list.slice(1).item().to_list()
     total_line = total["原文行番号"].item()
-    if len(col_totals) != len(categories):
-        results.append(failed(
-            "agreement_counts.placement", "agreement_counts",
-            f"合計 row (line {total_line}) prints {len(col_totals)} column totals for "
-            f"{len(categories)} 相手方区分 ({' '.join(categories)}); every column total must be printed.",
-            label="合計", expected=len(categories), actual=len(col_totals)))
-        col_totals = None
     printed = zip(body["ラベル"], body["原文行番号"], body["値"].list.slice(1).to_list(), strict=True)
-    placed = place_cells(list(printed), len(categories), col_totals, results)
+    complete = len(col_totals) == len(categories)  # a column total missing: no arrangement can be scored
+    placed, placement = place_cells(list(printed), len(categories), col_totals if complete else None)
+    placement = replace(placement, columns=categories, total_line=total_line, totals_printed=len(col_totals))
     cells = (
         pl.DataFrame({"協定種別": list(placed), "値": list(placed.values())},
                      schema={"協定種別": pl.String, "値": pl.List(pl.Int64)})
@@ -46,73 +41,74 @@ def agreement_counts(raw: Extracted, results: list[CheckResult]) -> tuple[pl.Dat
         .sort("行順", pl.col("相手方区分").cast(pl.Enum(categories)))
         .with_columns(pl.lit(raw.as_of).alias("時点"))
     )
-    return cells, _printed_totals(raw, body, total, categories)
-
-
-def place_cells(
-    rows: list[tuple[str, int, list[int]]],
-    width: int,
-    col_totals: list[int] | None,
-    results: list[CheckResult],
-) -> dict[str, list[int]]:
-    """Put each row's printed numbers into columns; dropped (empty) cells become 0.
-
-    A row with fewer numbers than columns lost its empty cells in the text. It is placed by the
-    arrangement that misses the fewest printed totals; when one total is misprinted, that keeps
-    the table right and leaves the misprint to its own check, which names both numbers. Several
-    equally good arrangements, none at all, or too many to try fail `agreement_counts.placement`
-    and leave those rows out. Each placed row is reported with its cells (None = dropped).
-    """
-    placed: dict[str, list[int]] = {}
-    short: list[tuple[str, int, list[int]]] = []
-    seen: dict[str, int] = {}
-    for label, line, values in rows:
-        if label in seen:
-            results.append(failed(
-                "agreement_counts.placement", "agreement_counts",
-                f"{label} row is printed twice (lines {seen[label]} and {line}); the second is left out.",
-                label=label, line=line, expected=1, actual=2))
-            continue
-        seen[label] = line
-        if len(values) > width:
-            results.append(failed(
-                "agreement_counts.placement", "agreement_counts",
-                f"{label} row (line {line}) prints {len(values)} numbers for {width} 相手方区分.",
-                label=label, line=line, expected=width, actual=len(values)))
-        elif len(values) == width:
-            placed[label] = list(values)
-        else:
-            short.append((label, line, values))
-    if not short:
-        results.append(passed("agreement_counts.placement", "agreement_counts"))
-        return placed
-    best = _best_arrangements(short, width, placed, col_totals)
-    if best is not None and len(best.tables) == 1:
-        (table,) = best.tables
-        placed.update({label: cells for label, (cells, _) in table.items()})
-        for label, line, values in short:
-            results.append(CheckResult(
-                "agreement_counts.placement", "agreement_counts", True, label=label, line=line,
-                expected=values, actual=table[label][1], message=_placed_note(best.missed)))
-        return {label: placed[label] for label in seen if label in placed}
-    for label, line, values in short:
-        results.append(failed(
-            "agreement_counts.placement", "agreement_counts",
-            _placement_message(label, line, values, width, best),
-            label=label, line=line, expected="exactly one best arrangement",
-            actual="too many to try" if best is None else len(best.tables)))
-    return placed
+    return cells, _printed_totals(raw, body, total, categories), placement
 
 
 @dataclass
-class _Best:
+class Best:
     """The arrangements that miss the fewest printed totals, and how many totals that is."""
 
     tables: list[dict[str, tuple[list[int], list[int | None]]]]  # row → (cells, cells with None where dropped)
     missed: int
 
 
-def _best_arrangements(short, width, placed, col_totals) -> _Best | None:
+@dataclass
+class Placement:
+    """How each printed row of the count table was put into columns: the evidence that
+    `agreement_counts.placement` (etl.validate.checks) reports on."""
+
+    width: int
+    refused: list[tuple[str, str, int, int]]  # in row order: ("twice", label, line, first line) or
+    #                                           ("too_many", label, line, numbers printed)
+    short: list[tuple[str, int, list[int]]]  # rows that lost empty cells: label, line, printed numbers
+    best: Best | None  # the best arrangements of the short rows; None when there were too many to try
+    columns: list[str] = field(default_factory=list)  # the 相手方区分, when read from a document
+    total_line: int | None = None  # the 合計 row
+    totals_printed: int | None = None  # how many column totals it prints
+
+    @property
+    def unique(self) -> dict[str, tuple[list[int], list[int | None]]] | None:
+        """The short rows' cells when exactly one best arrangement exists."""
+        return self.best.tables[0] if self.best is not None and len(self.best.tables) == 1 else None
+
+
+def place_cells(
+    rows: list[tuple[str, int, list[int]]],
+    width: int,
+    col_totals: list[int] | None,
+) -> tuple[dict[str, list[int]], Placement]:
+    """Put each row's printed numbers into columns; dropped (empty) cells become 0.
+
+    A row with fewer numbers than columns lost its empty cells in the text. It is placed by the
+    arrangement that misses the fewest printed totals; when one total is misprinted, that keeps
+    the table right and leaves the misprint to its own check, which names both numbers. With
+    several equally good arrangements, none at all, or too many to try, those rows are left out;
+    the Placement says which rows went where, and why the others did not.
+    """
+    placed: dict[str, list[int]] = {}
+    short: list[tuple[str, int, list[int]]] = []
+    refused: list[tuple[str, str, int, int]] = []
+    seen: dict[str, int] = {}
+    for label, line, values in rows:
+        if label in seen:
+            refused.append(("twice", label, line, seen[label]))
+            continue
+        seen[label] = line
+        if len(values) > width:
+            refused.append(("too_many", label, line, len(values)))
+        elif len(values) == width:
+            placed[label] = list(values)
+        else:
+            short.append((label, line, values))
+    best = _best_arrangements(short, width, placed, col_totals) if short else Best([], 0)
+    placement = Placement(width, refused, short, best)
+    if short and placement.unique is not None:
+        placed.update({label: cells for label, (cells, _) in placement.unique.items()})
+        placed = {label: placed[label] for label in seen if label in placed}
+    return placed, placement
+
+
+def _best_arrangements(short, width, placed, col_totals) -> Best | None:
     """Every arrangement of the short rows, scored by the printed totals it misses.
 
     Of the printed totals only the column totals depend on where a row's numbers go: a row's
@@ -120,7 +116,7 @@ def _best_arrangements(short, width, placed, col_totals) -> _Best | None:
     arrangement. So the score is the number of columns whose sum differs from its printed 合計.
     """
     if col_totals is None:
-        return _Best([], width)
+        return Best([], width)
     options = [list(itertools.combinations(range(width), len(v))) for _, _, v in short]
     if math.prod(len(o) for o in options) > MAX_PLACEMENTS:
         return None
@@ -143,29 +139,7 @@ def _best_arrangements(short, width, placed, col_totals) -> _Best | None:
             fewest, found = missed, {}
         if missed == fewest:
             found.setdefault(tuple(tuple(cells) for cells, _ in filled.values()), filled)
-    return _Best(list(found.values()), fewest)
-
-
-def _placed_note(missed: int) -> str:
-    if not missed:
-        return "the only arrangement whose columns add up to every printed 合計"
-    return (f"the only arrangement that misses just {missed} printed column total(s); "
-            "agreement_counts.column_totals names it")
-
-
-def _placement_message(label, line, values, width, best: _Best | None) -> str:
-    nums = " ".join(map(str, values))
-    if best is None:
-        why = "too many arrangements to try"
-    elif not best.tables:
-        why = "no arrangement makes every column add up to its printed 合計"
-    else:
-        examples = " / ".join(" ".join(map(str, t[label][0])) for t in best.tables[:4])
-        why = (f"more than one arrangement makes the columns add up (e.g. {examples})" if not best.missed
-               else "no arrangement makes every column add up to its printed 合計, and more than one misses "
-                    f"the fewest ({best.missed} column total(s) each, e.g. {examples})")
-    return (f"{label} row (line {line}) prints {len(values)} numbers ({nums}) for {width} "
-            f"相手方区分 and the empty cells cannot be placed: {why}.")
+    return Best(list(found.values()), fewest)
 
 
 def _printed_totals(raw: Extracted, body: pl.DataFrame, total: pl.DataFrame, categories: list[str]) -> pl.DataFrame:

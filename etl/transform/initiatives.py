@@ -1,4 +1,4 @@
-"""Section 2: initiatives, their items and partners, budgets and the checks only the text can answer."""
+"""Section 2: initiatives, their items and partners, and the amounts read into them."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from etl.shared.normalize import AMOUNT, LEGAL_FORM, NUMBER, normalize_expr
-from etl.shared.results import CheckResult, failed, passed
 from etl.transform.rejoin import rejoin_items
-from etl.transform.resolve import resolution_failures, resolve
+from etl.transform.resolve import resolve
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
     from etl.extract import Extracted
@@ -19,26 +18,10 @@ if TYPE_CHECKING:  # annotations only: the module runs without importing an earl
 WRAP_RATIO = 0.8
 
 
-def fiscal_year(raw: Extracted, results: list[CheckResult]) -> int | None:
-    """The 年度 all headings agree on (era converted; the printed Gregorian year must match)."""
-    check = "initiatives.fiscal_year"
-    for era, _, line in raw.fiscal_years:
-        if era is None:
-            results.append(failed(check, "initiatives", f"line {line}: the 和暦 year of the 年度 is impossible "
-                                  "(such as 令和0年度).", label=f"line {line}", expected="a year of the era"))
-    years = [y for y in raw.fiscal_years if y[0] is not None]
-    bad = [(era, greg, line) for era, greg, line in years if greg is not None and greg != era]
-    eras = sorted({era for era, _, _ in years})
-    for era, greg, line in bad:
-        results.append(failed(check, "initiatives", f"line {line}: {greg}年度 is printed beside a 和暦 "
-                              f"year that is {era}.", label=f"line {line}", expected=era, actual=greg))
-    if len(eras) > 1:
-        results.append(failed(check, "initiatives", "the headings name different 年度: " + ", ".join(
-            f"{era} (line {line})" for era, _, line in years), expected=eras[0], actual=eras))
-    if not eras:
-        results.append(failed(check, "initiatives", "no 年度 (such as 令和５年度) found in sections 2 and 3."))
-    if not bad and len(eras) == 1 and len(years) == len(raw.fiscal_years):
-        results.append(passed(check, "initiatives"))
+def fiscal_year(raw: Extracted) -> int | None:
+    """The 年度 of the headings (era converted); when they disagree, `initiatives.fiscal_year`
+    (etl.validate.checks) fails and this is the lowest of them."""
+    eras = sorted({era for era, _, _ in raw.fiscal_years if era is not None})
     return eras[0] if eras else None
 
 
@@ -112,12 +95,12 @@ def initiative_items(raw: Extracted) -> pl.DataFrame:
     return rejoin_items(raw.initiative_lines, "取組順", new_item).rename({"取組順": "取組ID"})
 
 
-def initiative_partners(raw: Extracted, partners: pl.DataFrame, results: list[CheckResult]) -> pl.DataFrame:
+def initiative_partners(raw: Extracted, partners: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The partners named for each initiative, and every name with the listed partners it matches."""
     named = _partner_names(raw).filter(
         ~normalize_expr(pl.col("協定先名称_原文")).str.contains(rf"^({NUMBER})団体$")
     )
     resolved = resolve(named, partners)
-    results.extend(resolution_failures(resolved, "initiative_partners", required=False))
     return resolved.select(
         pl.col("取組順").alias("取組ID"),
         pl.int_range(1, pl.len() + 1).over("取組順").alias("協定先番号"),
@@ -125,34 +108,12 @@ def initiative_partners(raw: Extracted, partners: pl.DataFrame, results: list[Ch
         "協定先名称_原文",
         "協定先ID",
         "原文行番号",
-    )
+    ), resolved
 
 
-def check_amounts(raw: Extracted, results: list[CheckResult]) -> None:
-    """Every 「N千円」 printed in section 2 is a budget or a sub-amount, exactly once."""
-    check = "initiatives.amounts_assigned"
-    used = pl.concat([
+def assigned_amounts(raw: Extracted) -> pl.DataFrame:
+    """Each 「N千円」 read into an initiative, as a budget or a うち sub-amount: 原文行番号, 値."""
+    return pl.concat([
         raw.initiatives.select(pl.col("予算行").alias("原文行番号"), _amount(pl.col("予算_原文")).alias("値")),
         raw.initiatives.select(pl.col("うち行").alias("原文行番号"), _amount(pl.col("うち額_原文")).alias("値")),
     ]).drop_nulls()
-    found = raw.amounts.group_by("原文行番号", "値").agg(pl.len().alias("印字"), pl.col("原文").first())
-    tally = found.join(used.group_by("原文行番号", "値").len("割当"), on=["原文行番号", "値"], how="full",
-                       coalesce=True).with_columns(pl.col("印字", "割当").fill_null(0))
-    for r in tally.filter(pl.col("印字") != pl.col("割当")).sort("原文行番号").iter_rows(named=True):
-        what = "is not assigned to any initiative or うち sub-amount" if r["割当"] < r["印字"] else "is used twice"
-        text = r["原文"] or f"{r['値']}千円"
-        results.append(failed(check, "initiatives", f"「{text}」 on line {r['原文行番号']} {what}.",
-                              label=f"line {r['原文行番号']}", expected=r["印字"], actual=r["割当"]))
-    if tally.filter(pl.col("印字") != pl.col("割当")).is_empty():
-        results.append(passed(check, "initiatives", expected=tally["印字"].sum(), actual=tally["割当"].sum()))
-
-
-def check_sub_labels(raw: Extracted, results: list[CheckResult]) -> None:
-    """One 「※うち…」 per initiative: a second label would silently replace the first."""
-    check = "initiatives.sub_amount_within_budget"
-    for r in raw.initiatives.filter(pl.col("追加うち行").is_not_null()).iter_rows(named=True):
-        results.append(failed(
-            check, "initiatives",
-            f"取組ID {r['取組順']} 「{r['協定名称_原文']}」 (line {r['原文行番号']}) prints a second 「※うち…」 "
-            f"label on line {r['追加うち行']}; only one sub-amount per budget can be read. Check the text.",
-            label=str(r["取組順"]), field="うち額_内容", expected=1, actual=2))

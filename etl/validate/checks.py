@@ -1,40 +1,147 @@
-"""The document's own invariants, each a small named function over the tidy tables.
+"""Every named check of the document, and the one function that decides it.
 
-Every check returns results (passed or failed) rather than raising, so that a run reports all
-failures at once. They need only the published tables, so `etl validate` runs them too.
+A check id such as `initiatives.sub_amount_within_budget` is registered here once, with its
+function; `checks_of` lists them. Each function returns results (passed or failed) rather than
+raising, so that a run reports all failures at once. A check reads the tidy tables (so that
+`etl validate` runs it on a published release too), the evidence that only the source text holds
+(`etl.transform.Evidence`: a build only), or both; it is then run once for each, the text first.
+The per-table checks (`<table>.schema`, `.types`, `.integrity`, `.foreign_key.…`, `.files`,
+`.parquet_matches_csv`) and the source checks (`source.…`) are in `etl.validate.run`;
+`etl.validate.run.find` leads from any id to its function.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.shared.results import CheckResult, failed, passed
 
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.transform import Evidence, Placement
+
 Tables = dict[str, pl.DataFrame]
-Run = Callable[[Tables, str], list[CheckResult]]
 
 
 @dataclass(frozen=True)
-class Invariant:
+class Given:
+    """What a check is run on: the tables, or the evidence of the source text (one at a time)."""
+
+    tables: Tables | None = None
+    text: Evidence | None = None
+
+
+Run = Callable[[Given, str], list[CheckResult]]
+
+
+@dataclass(frozen=True)
+class Check:
     check: str  # the id in the report, e.g. agreement_counts.row_totals
     table: str  # the table its failures are grouped under
     run: Run
+    reads: frozenset[str]  # "tables", "text" or both
 
 
-INVARIANTS: list[Invariant] = []  # in the order the report lists them
+CHECKS: list[Check] = []  # in the order the report lists them (within each of the two runs)
+TABLES, TEXT = "tables", "text"
 
 
-def invariant(check: str, table: str) -> Callable[[Run], Run]:
+def check(check_id: str, table: str, *reads: str) -> Callable[[Run], Run]:
     """Register a check function under its report id; it receives that id to name its results."""
     def register(run: Run) -> Run:
-        if any(inv.check == check for inv in INVARIANTS):
-            raise ValueError(f"two invariants are named {check}")
-        INVARIANTS.append(Invariant(check, table, run))
+        if any(c.check == check_id for c in CHECKS):
+            raise ValueError(f"two checks are named {check_id}")
+        if not reads or set(reads) - {TABLES, TEXT}:
+            raise ValueError(f"{check_id} must read {TABLES!r}, {TEXT!r} or both, not {reads!r}")
+        CHECKS.append(Check(check_id, table, run, frozenset(reads)))
         return run
     return register
+
+
+def checks_of(reads: str) -> list[Check]:
+    """The checks that read the tables, or the text's evidence, in their order."""
+    return [c for c in CHECKS if reads in c.reads]
+
+
+def run_invariants(tables: Tables) -> list[CheckResult]:
+    """Every check of the tables (the document's invariants), as `etl validate` runs them. A check
+    whose table or column is missing or typed wrongly (a damaged release) fails rather than crashing."""
+    out: list[CheckResult] = []
+    for c in checks_of(TABLES):
+        try:
+            out.extend(c.run(Given(tables=tables), c.check))
+        except (KeyError, TypeError, pl.exceptions.PolarsError) as exc:
+            out.append(failed(c.check, c.table, f"could not run: {exc}"))
+    return out
+
+
+def run_text_checks(evidence: Evidence) -> list[CheckResult]:
+    """Every check that only the source text can answer (a build runs these first). Its evidence is
+    made by the build itself, so an error here is a bug, not bad data, and is not caught."""
+    return [r for c in checks_of(TEXT) for r in c.run(Given(text=evidence), c.check)]
+
+
+# ── section 1: the count table and the partner list ───────────────────────────────────────
+
+
+@check("agreement_counts.placement", "agreement_counts", TEXT)
+def placement(given: Given, check: str) -> list[CheckResult]:
+    """Every printed number of the count table has one column: dropped (empty) cells are placed by
+    the only arrangement that misses the fewest printed 合計; otherwise the rows are refused."""
+    return placement_results(given.text.placement, check)
+
+
+def placement_results(p: Placement, check: str = "agreement_counts.placement") -> list[CheckResult]:
+    """The results of one placement (etl.transform.place_cells), row by row as printed."""
+    table, out = "agreement_counts", []
+    if p.totals_printed is not None and p.totals_printed != len(p.columns):
+        out.append(failed(
+            check, table,
+            f"合計 row (line {p.total_line}) prints {p.totals_printed} column totals for "
+            f"{len(p.columns)} 相手方区分 ({' '.join(p.columns)}); every column total must be printed.",
+            label="合計", expected=len(p.columns), actual=p.totals_printed))
+    for kind, label, line, n in p.refused:
+        if kind == "twice":
+            out.append(failed(check, table, f"{label} row is printed twice (lines {n} and {line}); the second "
+                              "is left out.", label=label, line=line, expected=1, actual=2))
+        else:
+            out.append(failed(check, table, f"{label} row (line {line}) prints {n} numbers for {p.width} 相手方区分.",
+                              label=label, line=line, expected=p.width, actual=n))
+    if not p.short:
+        return out + [passed(check, table)]
+    if p.unique is not None:
+        return out + [CheckResult(check, table, True, label=label, line=line, expected=values,
+                                  actual=p.unique[label][1], message=_placed_note(p.best.missed))
+                      for label, line, values in p.short]
+    return out + [failed(check, table, _placement_message(label, line, values, p.width, p.best), label=label,
+                         line=line, expected="exactly one best arrangement",
+                         actual="too many to try" if p.best is None else len(p.best.tables))
+                  for label, line, values in p.short]
+
+
+def _placed_note(missed: int) -> str:
+    if not missed:
+        return "the only arrangement whose columns add up to every printed 合計"
+    return (f"the only arrangement that misses just {missed} printed column total(s); "
+            "agreement_counts.column_totals names it")
+
+
+def _placement_message(label, line, values, width, best) -> str:
+    nums = " ".join(map(str, values))
+    if best is None:
+        why = "too many arrangements to try"
+    elif not best.tables:
+        why = "no arrangement makes every column add up to its printed 合計"
+    else:
+        examples = " / ".join(" ".join(map(str, t[label][0])) for t in best.tables[:4])
+        why = (f"more than one arrangement makes the columns add up (e.g. {examples})" if not best.missed
+               else "no arrangement makes every column add up to its printed 合計, and more than one misses "
+                    f"the fewest ({best.missed} column total(s) each, e.g. {examples})")
+    return (f"{label} row (line {line}) prints {len(values)} numbers ({nums}) for {width} "
+            f"相手方区分 and the empty cells cannot be placed: {why}.")
 
 
 def _printed(tables: Tables, table: str, axis: str) -> pl.DataFrame:
@@ -71,15 +178,17 @@ def _totals_by(tables: Tables, axis: str, check: str, noun: str) -> list[CheckRe
     return out or [passed(check, "agreement_counts")]
 
 
-@invariant("agreement_counts.row_totals", "agreement_counts")
-def row_totals(tables: Tables, check: str) -> list[CheckResult]:
+@check("agreement_counts.row_totals", "agreement_counts", TABLES)
+def row_totals(given: Given, check: str) -> list[CheckResult]:
     """Every 協定種別 row sums to its printed 協定数."""
+    tables = given.tables
     return _totals_by(tables, "協定種別", check, "協定数")
 
 
-@invariant("agreement_counts.column_totals", "agreement_counts")
-def column_totals(tables: Tables, check: str) -> list[CheckResult]:
+@check("agreement_counts.column_totals", "agreement_counts", TABLES)
+def column_totals(given: Given, check: str) -> list[CheckResult]:
     """Every 相手方区分 column sums to its printed 合計."""
+    tables = given.tables
     return _totals_by(tables, "相手方区分", check, "合計")
 
 
@@ -88,9 +197,10 @@ def _single(tables: Tables, table: str, axis: str) -> dict | None:
     return rows[0] if len(rows) == 1 else None
 
 
-@invariant("agreement_counts.grand_total", "agreement_counts")
-def grand_total(tables: Tables, check: str) -> list[CheckResult]:
+@check("agreement_counts.grand_total", "agreement_counts", TABLES)
+def grand_total(given: Given, check: str) -> list[CheckResult]:
     """The 合計 row's printed total equals the sum of all cells."""
+    tables = given.tables
     total = _single(tables, "agreement_counts", "総数")
     cells = int(tables["agreement_counts"]["協定数"].sum())
     if total is None:
@@ -104,10 +214,11 @@ def grand_total(tables: Tables, check: str) -> list[CheckResult]:
                    line=total["原文行番号"])]
 
 
-@invariant("agreement_counts.headline_total", "agreement_counts")
-def headline_total(tables: Tables, check: str) -> list[CheckResult]:
+@check("agreement_counts.headline_total", "agreement_counts", TABLES)
+def headline_total(given: Given, check: str) -> list[CheckResult]:
     """The headline 「他の機関との連携協定数：N件」 equals the 合計 row's total or, where that total is
     misprinted (agreement_counts.grand_total says so), the sum of the cells: one misprint, one failure."""
+    tables = given.tables
     head = _single(tables, "agreement_counts", "見出し総数")
     total = _single(tables, "agreement_counts", "総数")
     if head is None or total is None:
@@ -124,9 +235,10 @@ def headline_total(tables: Tables, check: str) -> list[CheckResult]:
                    line=head["原文行番号"])]
 
 
-@invariant("partnership_partners.count", "partnership_partners")
-def partner_count(tables: Tables, check: str) -> list[CheckResult]:
+@check("partnership_partners.count", "partnership_partners", TABLES)
+def partner_count(given: Given, check: str) -> list[CheckResult]:
     """The partner list has as many names as 【協定先:N団体】 says."""
+    tables = given.tables
     printed = _single(tables, "partnership_partners", "団体数")
     listed = tables["partnership_partners"].height
     if printed is None:
@@ -140,9 +252,10 @@ def partner_count(tables: Tables, check: str) -> list[CheckResult]:
                    line=printed["原文行番号"])]
 
 
-@invariant("partnership_partners.unique_names", "partnership_partners")
-def unique_partner_names(tables: Tables, check: str) -> list[CheckResult]:
+@check("partnership_partners.unique_names", "partnership_partners", TABLES)
+def unique_partner_names(given: Given, check: str) -> list[CheckResult]:
     """No partner is listed twice (same name after normalisation)."""
+    tables = given.tables
     t = tables["partnership_partners"]
     twice = t.filter(pl.col("協定先名称").is_duplicated()).group_by("協定先名称", maintain_order=True).agg(
         pl.col("協定先ID"), pl.col("原文行番号"))
@@ -154,9 +267,16 @@ def unique_partner_names(tables: Tables, check: str) -> list[CheckResult]:
     ] or [passed(check, "partnership_partners", expected=t.height, actual=t["協定先名称"].n_unique())]
 
 
-@invariant("initiatives.fiscal_year", "initiatives")
-def one_fiscal_year(tables: Tables, check: str) -> list[CheckResult]:
-    """Sections 2 and 3 describe one and the same 年度."""
+# ── section 2: initiatives, their budgets and partners ────────────────────────────────────
+
+
+@check("initiatives.fiscal_year", "initiatives", TEXT, TABLES)
+def fiscal_year(given: Given, check: str) -> list[CheckResult]:
+    """Sections 2 and 3 describe one and the same 年度: in the text, every heading's 和暦 year is
+    possible and agrees with its printed Gregorian year and with the others; in the tables, one 年度."""
+    if given.text is not None:
+        return _fiscal_year_in_text(given.text.raw.fiscal_years, check)
+    tables = given.tables
     years = pl.concat([tables["initiatives"].select("年度"), tables["partnership_activities"].select("年度")])
     found = sorted(years["年度"].drop_nulls().unique().to_list())
     if len(found) > 1:
@@ -165,13 +285,84 @@ def one_fiscal_year(tables: Tables, check: str) -> list[CheckResult]:
     return [passed(check, "initiatives", label=str(found[0]) if found else "")]
 
 
+def _fiscal_year_in_text(readings: list[tuple[int | None, int | None, int]], check: str) -> list[CheckResult]:
+    """readings: (和暦 year as Gregorian or None when impossible, printed Gregorian year or None, line)."""
+    out = []
+    for era, _, line in readings:
+        if era is None:
+            out.append(failed(check, "initiatives", f"line {line}: the 和暦 year of the 年度 is impossible "
+                              "(such as 令和0年度).", label=f"line {line}", expected="a year of the era"))
+    years = [y for y in readings if y[0] is not None]
+    bad = [(era, greg, line) for era, greg, line in years if greg is not None and greg != era]
+    eras = sorted({era for era, _, _ in years})
+    for era, greg, line in bad:
+        out.append(failed(check, "initiatives", f"line {line}: {greg}年度 is printed beside a 和暦 "
+                          f"year that is {era}.", label=f"line {line}", expected=era, actual=greg))
+    if len(eras) > 1:
+        out.append(failed(check, "initiatives", "the headings name different 年度: " + ", ".join(
+            f"{era} (line {line})" for era, _, line in years), expected=eras[0], actual=eras))
+    if not eras:
+        out.append(failed(check, "initiatives", "no 年度 (such as 令和５年度) found in sections 2 and 3."))
+    if not bad and len(eras) == 1 and len(years) == len(readings):
+        out.append(passed(check, "initiatives"))
+    return out
+
+
+# Section 3 lists activities with the comprehensive partners only, so each name printed there must
+# be one of them; section 2 also names other bodies (a 医師会, a city abroad): only an ambiguity fails.
+MUST_BE_LISTED = {"partnership_activities"}
+
+
+@check("initiative_partners.partner_resolution", "initiative_partners", TEXT)
+def partner_resolution(given: Given, check: str) -> list[CheckResult]:
+    """Every partner name printed resolves by exact name key to at most one listed partner (in
+    section 3, to exactly one); never by substring or prefix."""
+    table = check.partition(".")[0]
+    resolved = given.text.resolved[table]
+    required = table in MUST_BE_LISTED
+    bad = resolved.filter((pl.col("候補数") > 1) | (pl.col("候補数") == 0) if required else pl.col("候補数") > 1)
+    out = []
+    for r in bad.iter_rows(named=True):
+        if r["候補数"] == 0:
+            msg = (f"「{r['協定先名称_原文']}」 (line {r['原文行番号']}) matches no partner in the "
+                   "【協定先】 list of section 1; add it there or correct the spelling.")
+        else:
+            msg = (f"「{r['協定先名称_原文']}」 (line {r['原文行番号']}) is ambiguous: it matches "
+                   f"{r['候補数']} listed partners ({r['候補']}).")
+        out.append(failed(check, table, msg, label=r["協定先名称_原文"], field="協定先ID",
+                          expected="exactly one listed partner", actual=r["候補数"]))
+    return out or [passed(check, table)]
+
+
+check("partnership_activities.partner_resolution", "partnership_activities", TEXT)(partner_resolution)
+
+
+@check("initiatives.amounts_assigned", "initiatives", TEXT)
+def amounts_assigned(given: Given, check: str) -> list[CheckResult]:
+    """Every 「N千円」 printed in section 2 is a budget or a sub-amount, exactly once."""
+    raw, used = given.text.raw, given.text.amounts
+    found = raw.amounts.group_by("原文行番号", "値").agg(pl.len().alias("印字"), pl.col("原文").first())
+    tally = found.join(used.group_by("原文行番号", "値").len("割当"), on=["原文行番号", "値"], how="full",
+                       coalesce=True).with_columns(pl.col("印字", "割当").fill_null(0))
+    out = []
+    for r in tally.filter(pl.col("印字") != pl.col("割当")).sort("原文行番号").iter_rows(named=True):
+        what = "is not assigned to any initiative or うち sub-amount" if r["割当"] < r["印字"] else "is used twice"
+        text = r["原文"] or f"{r['値']}千円"
+        out.append(failed(check, "initiatives", f"「{text}」 on line {r['原文行番号']} {what}.",
+                          label=f"line {r['原文行番号']}", expected=r["印字"], actual=r["割当"]))
+    if tally.filter(pl.col("印字") != pl.col("割当")).is_empty():
+        out.append(passed(check, "initiatives", expected=tally["印字"].sum(), actual=tally["割当"].sum()))
+    return out
+
+
 def _label(r: dict) -> str:
     return f"取組ID {r['取組ID']} 「{r['協定名称']}」 (line {r['原文行番号']})"
 
 
-@invariant("initiatives.budget_positive", "initiatives")
-def budgets_positive(tables: Tables, check: str) -> list[CheckResult]:
+@check("initiatives.budget_positive", "initiatives", TABLES)
+def budgets_positive(given: Given, check: str) -> list[CheckResult]:
     """Every initiative has a budget, a positive whole number of 千円."""
+    tables = given.tables
     bad = tables["initiatives"].filter(pl.col("予算額_千円").is_null() | (pl.col("予算額_千円") <= 0))
     return [
         failed(check, "initiatives",
@@ -182,10 +373,18 @@ def budgets_positive(tables: Tables, check: str) -> list[CheckResult]:
     ] or [passed(check, "initiatives")]
 
 
-@invariant("initiatives.sub_amount_within_budget", "initiatives")
-def sub_amounts(tables: Tables, check: str) -> list[CheckResult]:
-    """A 「※うち…」 sub-amount has its label and is smaller than its budget."""
-    t = tables["initiatives"]
+@check("initiatives.sub_amount_within_budget", "initiatives", TEXT, TABLES)
+def sub_amount_within_budget(given: Given, check: str) -> list[CheckResult]:
+    """A 「※うち…」 sub-amount has its label and is smaller than its budget; in the text, a budget has
+    at most one such label (a second would silently replace the first)."""
+    if given.text is not None:
+        twice = given.text.raw.initiatives.filter(pl.col("追加うち行").is_not_null())
+        return [failed(
+            check, "initiatives",
+            f"取組ID {r['取組順']} 「{r['協定名称_原文']}」 (line {r['原文行番号']}) prints a second 「※うち…」 "
+            f"label on line {r['追加うち行']}; only one sub-amount per budget can be read. Check the text.",
+            label=str(r["取組順"]), field="うち額_内容", expected=1, actual=2) for r in twice.iter_rows(named=True)]
+    t = given.tables["initiatives"]
     out = []
     for r in t.filter(pl.col("うち額_千円").is_not_null() | pl.col("うち額_内容").is_not_null()).iter_rows(named=True):
         if r["うち額_千円"] is None or r["うち額_内容"] is None:
@@ -200,9 +399,10 @@ def sub_amounts(tables: Tables, check: str) -> list[CheckResult]:
     return out or [passed(check, "initiatives")]
 
 
-@invariant("initiatives.partner_count", "initiatives")
-def initiative_partner_counts(tables: Tables, check: str) -> list[CheckResult]:
+@check("initiatives.partner_count", "initiatives", TABLES)
+def initiative_partner_counts(given: Given, check: str) -> list[CheckResult]:
     """協定先数 is at least the number of partners named for the initiative."""
+    tables = given.tables
     named = tables["initiative_partners"].group_by("取組ID").len("名称数")
     both = tables["initiatives"].join(named, on="取組ID", how="left").with_columns(pl.col("名称数").fill_null(0))
     bad = both.filter(pl.col("協定先数").is_null() | (pl.col("協定先数") < pl.col("名称数")))
@@ -211,14 +411,3 @@ def initiative_partner_counts(tables: Tables, check: str) -> list[CheckResult]:
                label=str(r["取組ID"]), field="協定先数", expected=f">= {r['名称数']}", actual=r["協定先数"])
         for r in bad.iter_rows(named=True)
     ] or [passed(check, "initiatives")]
-
-
-def run_invariants(tables: Tables) -> list[CheckResult]:
-    """Every invariant over the tables; a check whose table is missing fails rather than crashing."""
-    out: list[CheckResult] = []
-    for inv in INVARIANTS:
-        try:
-            out.extend(inv.run(tables, inv.check))
-        except (KeyError, TypeError, pl.exceptions.PolarsError) as exc:  # a table or a column typed wrongly
-            out.append(failed(inv.check, inv.table, f"could not run: {exc}"))
-    return out

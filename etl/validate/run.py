@@ -6,6 +6,7 @@ import errno
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +15,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl.errors import UsageError
+from etl.errors import EtlError, LayoutError, RegistrationError, SourceError, UsageError
 from etl.shared import safety, schemas
 from etl.shared.results import CheckResult, Report, failed, passed
 from etl.shared.schemas import parquet_resource_name
-from etl.validate.checks import run_invariants
+from etl.validate.checks import CHECKS, run_invariants, run_text_checks
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
     from etl.transform import Dataset
@@ -29,7 +30,8 @@ Tables = dict[str, pl.DataFrame]
 def validate_dataset(dataset: Dataset) -> Report:
     """The build's checks: those of the raw text, then everything a consumer can re-check."""
     report = Report()
-    report.add(dataset.results)
+    if dataset.evidence is not None:
+        report.add(run_text_checks(dataset.evidence))
     report.add(validate_tables(dataset.tables))
     return report
 
@@ -37,18 +39,18 @@ def validate_dataset(dataset: Dataset) -> Report:
 def validate_tables(tables: Tables) -> list[CheckResult]:
     out: list[CheckResult] = []
     for ts in schemas.tables():
-        if ts.name not in tables:
-            out.append(failed(f"{ts.name}.schema", ts.name, f"table {ts.name} is missing from the release."))
-            continue
-        out.extend(schema_results(ts, tables[ts.name]))
-        out.extend(foreign_key_results(ts, tables))
+        out.extend(schema_results(ts, tables.get(ts.name)))
+        if ts.name in tables:
+            out.extend(foreign_key_results(ts, tables))
     out.extend(run_invariants(tables))
     return out
 
 
-def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame) -> list[CheckResult]:
-    """pandera (built from schemas/) over an eager frame, every failure case kept."""
+def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame | None) -> list[CheckResult]:
+    """`<table>.schema`: pandera (built from schemas/) over an eager frame, every failure case kept."""
     check = f"{ts.name}.schema"
+    if frame is None:
+        return [failed(check, ts.name, f"table {ts.name} is missing from the release.")]
     try:
         ts.pandera().validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
@@ -313,3 +315,44 @@ def _parquet_matches(ts: schemas.TableSchema, data: bytes | None, path: str | No
     if not frame.equals(csv_frame.select(frame.columns)):
         return [failed(check, ts.name, f"{file.name} and the CSV of {ts.name} hold different data.")]
     return [passed(check, ts.name)]
+
+
+# ── the source checks, and where each check id is decided ───────────────────────────────────
+
+SOURCE_CHECKS = (RegistrationError.check, SourceError.check, LayoutError.check)
+
+
+def source_result(check: str, path: Path, error: EtlError | None = None, expected: Any = None,
+                  actual: Any = None) -> CheckResult:
+    """`source.registered`, `source.readable`, `source.layout`: the document is the complete file
+    recorded for it (etl.source.registry), reads as text or as a PDF (etl.source.text, etl.source.pdf)
+    and has the document's layout (etl.extract). Those stages refuse an input with the EtlError that
+    names its check (exit 2); this is the report's result for it, passed or refused."""
+    if error is not None:
+        return failed(check, "source", str(error), label=path.name, expected=error.expected, actual=error.actual)
+    return passed(check, "source", label=path.name, expected=expected, actual=actual)
+
+
+# The per-table checks: `<table>.<kind>`, or `<table>.foreign_key.<fields>`.
+FAMILIES: dict[str, Callable[..., Any]] = {
+    "schema": schema_results,
+    "foreign_key": foreign_key_results,
+    "integrity": integrity_results,
+    "types": read_csv,
+    "files": validate_release,
+    "parquet_matches_csv": _parquet_matches,
+}
+
+
+def find(check_id: str) -> Callable[..., Any]:
+    """The one function that decides a check id of a report; KeyError for an id no check has."""
+    named = {c.check: c.run for c in CHECKS}
+    if check_id in named:
+        return named[check_id]
+    if check_id in SOURCE_CHECKS:
+        return source_result
+    table, _, kind = check_id.partition(".")
+    kind = kind.split(".")[0]
+    if table and kind in FAMILIES:
+        return FAMILIES[kind]
+    raise KeyError(f"no check is named {check_id}")
