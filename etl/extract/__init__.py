@@ -6,23 +6,20 @@ recognises layout (headings, table rows, wrapped cells, vertical labels, page fu
 raises `LayoutError` naming the line when the layout is not the expected one.
 
 Stage 2. Owns: `layout` (sections, headings, paragraphs, page furniture), `counts` (section 1's
-table and partner list), `initiatives` (section 2), `activities` (section 3); `extract` and
-`Extracted` here.
+table and partner list), `initiatives` (section 2), `activities` (section 3); `frames` (`Extracted`,
+`Located`: what the stage hands on); `extract` here.
 May import: `etl.errors`, `etl.shared` and the stage before it: `source`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import polars as pl
 
 from etl.extract.activities import activities
 from etl.extract.counts import HEADLINE, count_table, partner_list
+from etl.extract.frames import Extracted, Located
 from etl.extract.initiatives import initiatives
-from etl.extract.layout import Located, as_of_date, material, one, sections, title
+from etl.extract.layout import as_of_date, material, one, sections, title
 from etl.shared.normalize import fiscal_years
 from etl.shared.normalize import normalize_text as N
 
@@ -30,30 +27,6 @@ if TYPE_CHECKING:  # annotations only: the module runs without importing an earl
     from etl.source.text import SourceText
 
 __all__ = ["Extracted", "Located", "extract"]
-
-
-@dataclass
-class Extracted:
-    """Everything the document prints, as raw strings with line numbers."""
-
-    title: Located
-    material: Located | None
-    as_of: dt.date
-    headline: Located
-    headline_label: str
-    categories: Located
-    count_rows: pl.DataFrame  # 原文行番号, ラベル, 値 (list[str]); the 合計 row last
-    partners: pl.DataFrame  # 原文行番号, 名称_原文
-    partner_count: Located
-    fiscal_years: list[tuple[int, int | None, int]]  # (from era, printed Gregorian, line)
-    initiatives: pl.DataFrame
-    initiative_lines: pl.DataFrame
-    initiative_partners: pl.DataFrame
-    amounts: pl.DataFrame  # every 「N千円」 in section 2: 原文行番号, 位置, 原文, 値
-    activity_lines: pl.DataFrame
-    activity_partners: pl.DataFrame
-    activity_fields: pl.DataFrame
-    text: str = field(repr=False, default="")
 
 
 def extract(source: SourceText) -> Extracted:

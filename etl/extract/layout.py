@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
 
 from etl.errors import LayoutError
+from etl.extract.frames import Located
 from etl.shared.normalize import amount_only, parse_date
 from etl.shared.normalize import normalize_text as N
 from etl.shared.schemas import package_metadata
@@ -22,14 +22,6 @@ BULLET = "・"
 _QR_CAPTION = re.compile(r"QR\s*コード")
 _CAPTION_WIDTH = 20  # characters; a table cell that mentions a QR code is longer or has a space
 _FURNITURE_LINE = re.compile(r"^(?:単位\s*:.*|\S*年度\s*当初予算関連資料)$")
-
-
-@dataclass(frozen=True)
-class Located:
-    """A printed value and the line it was printed on."""
-
-    text: str
-    line: int
 
 
 def sections(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:

@@ -19,7 +19,7 @@ from etl.shared import schemas
 from etl.shared.schemas import pandas_columns, parquet_resource_name, resource_schema
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
-    from etl.transform import Dataset
+    from etl.transform.dataset import Dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 # CSV files start with a UTF-8 BOM: Excel in Japan opens BOM-less UTF-8 as Shift_JIS and shows

@@ -7,20 +7,21 @@ name resolution) are in `etl.validate.checks`, with every other check.
 
 Stage 3. Owns: `counts` (section 1), `initiatives` (section 2), `activities` (section 3),
 `rejoin` (wrapped lines into items), `resolve` (a printed name to its listed partner);
-`transform` and `Dataset` here.
+`dataset`
+(`Dataset`, `Evidence`, `Placement`: what the stage hands on); `transform` here.
 May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.shared import schemas
 from etl.transform.activities import activities
-from etl.transform.counts import MAX_PLACEMENTS, Placement, agreement_counts, partnership_partners, place_cells
+from etl.transform.counts import MAX_PLACEMENTS, agreement_counts, partnership_partners, place_cells
+from etl.transform.dataset import Dataset, Evidence, Placement
 from etl.transform.initiatives import (
     WRAP_RATIO,
     assigned_amounts,
@@ -31,32 +32,9 @@ from etl.transform.initiatives import (
 )
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
-    from etl.extract import Extracted
+    from etl.extract.frames import Extracted
 
 __all__ = ["MAX_PLACEMENTS", "WRAP_RATIO", "Dataset", "Evidence", "Placement", "place_cells", "transform"]
-
-
-@dataclass
-class Evidence:
-    """What only the source text can tell: the inputs of the checks that a published release,
-    read back from its files, cannot answer."""
-
-    raw: Extracted
-    placement: Placement  # where the count table's printed numbers went
-    resolved: dict[str, pl.DataFrame]  # table → every partner name printed for it, with its candidates
-    amounts: pl.DataFrame  # each 「N千円」 read into an initiative: 原文行番号, 値
-
-
-@dataclass
-class Dataset:
-    """The tidy tables of one edition, plus the evidence that the checks of the text read."""
-
-    tables: dict[str, pl.DataFrame]
-    evidence: Evidence | None = None
-    as_of: str = ""
-    fiscal_year: int | None = None
-    title: str = ""
-    material: str = ""
 
 
 def transform(raw: Extracted) -> Dataset:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.shared.normalize import normalize_expr
+from etl.transform.dataset import Best, Placement
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
-    from etl.extract import Extracted
+    from etl.extract.frames import Extracted
 
 # Placing dropped cells tries every arrangement; beyond this many the table is refused.
 MAX_PLACEMENTS = 100_000
@@ -42,34 +43,6 @@ def agreement_counts(raw: Extracted) -> tuple[pl.DataFrame, pl.DataFrame, Placem
         .with_columns(pl.lit(raw.as_of).alias("時点"))
     )
     return cells, _printed_totals(raw, body, total, categories), placement
-
-
-@dataclass
-class Best:
-    """The arrangements that miss the fewest printed totals, and how many totals that is."""
-
-    tables: list[dict[str, tuple[list[int], list[int | None]]]]  # row → (cells, cells with None where dropped)
-    missed: int
-
-
-@dataclass
-class Placement:
-    """How each printed row of the count table was put into columns: the evidence that
-    `agreement_counts.placement` (etl.validate.checks) reports on."""
-
-    width: int
-    refused: list[tuple[str, str, int, int]]  # in row order: ("twice", label, line, first line) or
-    #                                           ("too_many", label, line, numbers printed)
-    short: list[tuple[str, int, list[int]]]  # rows that lost empty cells: label, line, printed numbers
-    best: Best | None  # the best arrangements of the short rows; None when there were too many to try
-    columns: list[str] = field(default_factory=list)  # the 相手方区分, when read from a document
-    total_line: int | None = None  # the 合計 row
-    totals_printed: int | None = None  # how many column totals it prints
-
-    @property
-    def unique(self) -> dict[str, tuple[list[int], list[int | None]]] | None:
-        """The short rows' cells when exactly one best arrangement exists."""
-        return self.best.tables[0] if self.best is not None and len(self.best.tables) == 1 else None
 
 
 def place_cells(

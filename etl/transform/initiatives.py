@@ -11,7 +11,7 @@ from etl.transform.rejoin import rejoin_items
 from etl.transform.resolve import resolve
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
-    from etl.extract import Extracted
+    from etl.extract.frames import Extracted
 
 # A line of a multi-line cell without 「・」 bullets ends an item (rather than wrapping) when it
 # is clearly shorter than the column: less than this share of the widest line of such cells.

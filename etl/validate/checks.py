@@ -21,7 +21,7 @@ import polars as pl
 from etl.shared.results import CheckResult, failed, passed
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
-    from etl.transform import Evidence, Placement
+    from etl.transform.dataset import Evidence, Placement
 
 Tables = dict[str, pl.DataFrame]
 

@@ -22,7 +22,7 @@ from etl.shared.schemas import parquet_resource_name
 from etl.validate.checks import CHECKS, run_invariants, run_text_checks
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
-    from etl.transform import Dataset
+    from etl.transform.dataset import Dataset
 
 Tables = dict[str, pl.DataFrame]
 
