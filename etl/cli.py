@@ -119,9 +119,11 @@ def _libraries_loaded() -> None:
 
 
 def _write_report(report, path: Path | None) -> None:
+    from etl.report import text
+
     if path is not None:
         try:
-            path.write_text(report.to_json(), encoding="utf-8")
+            path.write_text(text.to_json(report), encoding="utf-8")
         except OSError as exc:
             print(f"etl: could not write the report to {path}: {exc.strerror}", file=sys.stderr)
 
@@ -129,6 +131,7 @@ def _write_report(report, path: Path | None) -> None:
 def _build(args: argparse.Namespace) -> int:
     from etl import pipeline
     from etl.errors import UsageError
+    from etl.report import text
     from etl.shared.results import Report
     from etl.validate.run import source_result
 
@@ -172,7 +175,7 @@ def _build(args: argparse.Namespace) -> int:
         closing = f"{outcome.release} is already published with identical content; nothing to do."
     else:
         closing = f"published {outcome.release}"
-    rendered = result.report.render()
+    rendered = text.render(result.report)
     _finish(result.report, raw, args, result.dataset, f"{rendered}\n\n{closing}")
     print(rendered)
     if not result.report.valid:
@@ -230,10 +233,11 @@ def _register(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from etl import pipeline
+    from etl.report import text
 
     report = pipeline.validate(args.path)
     _write_report(report, args.report)
-    print(report.render())
+    print(text.render(report))
     return EXIT_OK if report.valid else EXIT_INVALID
 
 

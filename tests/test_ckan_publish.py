@@ -14,6 +14,7 @@ import pytest
 from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
 
 from etl.portal.ckan import edition_name
+from etl.report.text import render
 from etl.shared import schemas
 
 # One xdist worker runs every test of the real CKAN, in file order, against one stack.
@@ -43,7 +44,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     docs.append((write_doc(raw / "r2", edit(real_lines(), 283, "共催", "共催・協力")), "2023-02-10-r2"))
     for doc, version in docs:  # in-process: the build is not what these tests are about
         result = pipeline.build(doc, catalog, version)
-        assert result.outcome is not None, result.report.render()
+        assert result.outcome is not None, render(result.report)
     versions = ("2023-02-10", "2024-02-09", "2025-02-09", "2026-02-09", "2023-02-10-r2")
     return {v: catalog / DATASET / v for v in versions}
 

@@ -18,6 +18,7 @@ from conftest import DATASET, REAL, edit, real_lines, snapshot, write_doc
 
 from etl import cli, pipeline
 from etl.release.diff import diff_releases
+from etl.report.text import render
 from etl.shared import schemas
 from etl.validate.run import integrity_results, read_csv, schema_results, validate_release
 
@@ -59,7 +60,7 @@ def editions(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for e in range(EDITIONS + 1):
         doc = REAL if e == 0 else write_doc(raw, edition_lines(e), name=f"koriyama-renkei-kyotei-{as_of(e)}.txt")
         result = pipeline.build(doc, catalog)
-        assert result.outcome is not None and result.outcome.status == "published", result.report.render()
+        assert result.outcome is not None and result.outcome.status == "published", render(result.report)
         states.append(_state(catalog, str(as_of(e))))
     return {"catalog": catalog, "states": states}
 

@@ -18,6 +18,7 @@ from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from etl.extract import extract
+from etl.report.text import render
 from etl.shared.normalize import normalize_text
 from etl.shared.results import CheckResult
 from etl.source.text import SourceText, split_lines
@@ -135,11 +136,11 @@ def test_count_table_round_trip(matrix):
     if len(found) == 1:
         expected = {(lab, cat): v for lab, row in zip(LABELS, matrix) for cat, v in zip(CATEGORIES, row)}
         assert _table(ds) == expected
-        assert report.valid, report.render()
+        assert report.valid, render(report)
         assert ds.tables["agreement_counts"].height == 16
     else:
         fails = _failures(report.results, "agreement_counts.placement")
-        assert fails, report.render()
+        assert fails, render(report)
         ambiguous = {i for i in range(4) if len({table[i] for table in found}) > 1}
         for i in ambiguous:
             label, line = LABELS[i], list(COUNT_LINES)[i]
@@ -169,7 +170,7 @@ def test_wrong_printed_total_is_reported(matrix, kind, which, delta, down):
     else:
         doc, check = count_document(matrix, headline=wrong), "agreement_counts.headline_total"
     report = validate_dataset(build(doc))
-    assert {r.check for r in report.failures} == {check}, report.render()
+    assert {r.check for r in report.failures} == {check}, render(report)
     (failure,) = report.failures
     assert _mentions(failure.message, wrong) and _mentions(failure.message, true), failure.message
     if kind == "row":
@@ -184,7 +185,7 @@ def test_wrong_column_total_is_reported(matrix, which, delta, down):
     true = cols[which]
     cols[which] = true - delta if down and true - delta >= 0 else true + delta
     report = validate_dataset(build(count_document(matrix, col_totals=cols)))
-    assert {r.check for r in report.failures} == {"agreement_counts.column_totals"}, report.render()
+    assert {r.check for r in report.failures} == {"agreement_counts.column_totals"}, render(report)
     (failure,) = report.failures
     assert CATEGORIES[which] in failure.message and f"line {TOTAL_LINE}" in failure.message
     assert _mentions(failure.message, cols[which]) and _mentions(failure.message, true), failure.message
@@ -201,13 +202,13 @@ def test_wrong_column_total_with_dropped_cells_is_named(matrix, which, delta):
                              [c - sum(r[j] for r in matrix if 0 not in r) for j, c in enumerate(cols)])
     report = validate_dataset(build(count_document(matrix, col_totals=cols)))
     if len(best) == 1:
-        assert [r.check for r in report.failures] == ["agreement_counts.column_totals"], report.render()
+        assert [r.check for r in report.failures] == ["agreement_counts.column_totals"], render(report)
         (failure,) = report.failures
         assert f"{CATEGORIES[which]} (line {TOTAL_LINE})" in failure.message
         assert _mentions(failure.message, cols[which]) and _mentions(failure.message, true), failure.message
     else:  # moving `delta` between columns of a short row fits the totals as well: refused, not guessed
         fails = _failures(report.results, "agreement_counts.placement")
-        assert fails and all("more than one misses the fewest" in f.message for f in fails), report.render()
+        assert fails and all("more than one misses the fewest" in f.message for f in fails), render(report)
 
 
 # ── place_cells directly ──────────────────────────────────────────────────────────────────

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import requests
 
 from etl.errors import EtlError, PublishError
+from etl.report.text import render
 from etl.shared import schemas
 from etl.shared.faults import fault_point
 from etl.shared.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
@@ -143,7 +144,7 @@ def publish_release(release: Path, url: str, organization: str, token: str) -> P
     root, package = release_descriptor(release)
     report = validate_release(root)
     if not report.valid:
-        raise InvalidRelease(f"{root} does not pass etl validate, so it is not published:\n" + report.render())
+        raise InvalidRelease(f"{root} does not pass etl validate, so it is not published:\n" + render(report))
     files = _files(root, package)  # what goes on the portal, refused before the portal is called
     client = CkanClient(url, token, timeout=float(os.environ.get("ETL_CKAN_TIMEOUT", "60")))
     name, version = package["name"], package["version"]

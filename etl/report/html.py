@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from etl.report.text import render as terminal
 from etl.shared.results import Report
 
 PLACEMENT = "agreement_counts.placement"
@@ -355,7 +356,7 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     facts = {"dataset": package.get("name", ""), "version": package.get("version", ""),
              "時点 (as of)": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
              "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere
-    page = Page(report, f"{facts['dataset']} {facts['version']} リリースレポート", facts, report.render(), tables)
+    page = Page(report, f"{facts['dataset']} {facts['version']} リリースレポート", facts, terminal(report), tables)
     if against is not None:
         from etl.release.diff import diff_releases
 
