@@ -1,8 +1,9 @@
 """A real headless Chromium (Debian's package) for the tests that need a browser.
 
-`chromium()` returns the path of the browser, installing Debian's `chromium` and Japanese fonts
-with apt-get first when they are missing and the tests run as root (as the CKAN stack installs
-PostgreSQL), so that the README's test command needs nothing installed by hand. `headless(...)`
+`chromium()` returns the path of the browser. The suite's controller installs Debian's `chromium`
+and Japanese fonts with apt-get before any test starts, when they are missing and the tests run as
+root (tests/conftest.py, with the CKAN stack's packages), so that the README's test command needs
+nothing installed by hand; `chromium()` installs them itself only when run outside the suite. `headless(...)`
 runs it once with the flags this closed network needs: without the background-networking flags
 Chromium keeps trying to reach Google's hosts and every start waits on refused connections.
 """
@@ -29,8 +30,15 @@ class BrowserUnavailable(RuntimeError):
     """Chromium is not installed and cannot be installed here."""
 
 
+def missing_packages() -> list[str]:
+    """The Debian packages of APT_PACKAGES whose program or font file is not there."""
+    have = {"chromium": shutil.which("chromium") is not None,
+            "fonts-noto-cjk": Path(FONT_FILES[0]).exists(), "fonts-ipaexfont": Path(FONT_FILES[1]).exists()}
+    return [p for p in APT_PACKAGES if not have[p]]
+
+
 def _missing() -> bool:
-    return shutil.which("chromium") is None or not all(Path(f).exists() for f in FONT_FILES)
+    return bool(missing_packages())
 
 
 def chromium() -> str:

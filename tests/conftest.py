@@ -24,6 +24,35 @@ DATASET = "koriyama-renkei-kyotei"
 VERSION = "2023-02-10"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The system packages the suite needs (Chromium and Japanese fonts for the browser tests,
+    PostgreSQL and the libraries CKAN builds against) are installed once, by the controller, before
+    any worker starts: no test waits on, or races with, an apt-get that another worker runs."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller has done it
+        return
+    install_system_packages()
+
+
+def install_system_packages() -> list[str]:
+    """apt-get install what is missing (as root, where apt-get exists); the packages installed."""
+    import shutil
+
+    from browser import missing_packages
+    from ckan_stack import missing_system_packages
+
+    # the missing ones of tests/system_packages.py's list (plus a C compiler where there is none)
+    missing = list(dict.fromkeys(missing_packages() + missing_system_packages()))
+    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return []  # not root: the tests that need them say what to install (GitHub's workflow does it)
+    print(f"tests: installing system packages once, before the tests: {' '.join(missing)}", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    apt = ["apt-get", "-q", "-o", "DPkg::Lock::Timeout=600"]
+    subprocess.run([*apt, "update"], check=True, env=env, capture_output=True)
+    subprocess.run([*apt, "install", "-y", "--no-install-recommends", *missing], check=True, env=env,
+                   capture_output=True)
+    return missing
+
+
 def real_lines() -> list[str]:
     """The real document as a list of lines; line n of the text is element n-1."""
     return REAL.read_text(encoding="utf-8").split("\n")

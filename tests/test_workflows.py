@@ -86,3 +86,14 @@ def test_only_the_portal_job_sees_the_portal_token() -> None:
     assert "secrets.CKAN_API_TOKEN" in publish["env"]["CKAN_API_TOKEN"] and "CKAN_API_TOKEN" not in publish["run"]
     for job in ("build", "commit"):
         assert "CKAN" not in str(wf["jobs"][job])
+
+
+def test_test_workflow_installs_the_system_packages_before_the_tests() -> None:
+    """GitHub's runners are not root: the workflow installs every Debian package the suite needs, with sudo."""
+    from system_packages import PACKAGES
+
+    steps = _load("test.yml")["jobs"]["test"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    install = next(i for i, r in enumerate(runs) if "sudo apt-get install" in r)
+    assert "$(python3 tests/system_packages.py)" in runs[install] and install < runs.index("bash .ci/run")
+    assert {"chromium", "fonts-noto-cjk", "fonts-ipaexfont", "postgresql"} <= set(PACKAGES)

@@ -4,10 +4,10 @@
     python tools/facsimile.py IN.txt OUT.pdf --producer reportlab|chromium [--chromium PATH]
 
 We have no copy of the city's PDF, so the PDF tests read facsimiles made from the text: A4 pages,
-Japanese TrueType font (Debian's IPAexGothic), half-width katakana kept, the tables drawn as the
-text shows them. Each text line is one printed row on a fixed line pitch (a blank line is an empty
-row), so that a reader that numbers the document's rows by geometry gives them the text's line
-numbers. A line's cells (its space-separated parts) stand at the columns of their page's table
+a Japanese TrueType font (IPAexGothic, as japanize-matplotlib ships it), half-width katakana kept,
+the tables drawn as the text shows them. Each text line is one printed row on a fixed line pitch
+(a blank line is an empty row), so that a reader that numbers the document's rows by geometry gives
+them the text's line numbers. A line's cells (its space-separated parts) stand at the columns of their page's table
 grid, boxed like table cells, so that cell boundaries are wide horizontal gaps, not spaces.
 
 Pages start where the document's do, as the text shows it: at the running header
@@ -31,7 +31,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-FONT_FILE = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 FONT = "IPAexGothic"
 DISTINCT_FONT = "Noto Sans CJK JP"  # see _shared_ranges
 A4 = (595.28, 841.89)  # points
@@ -131,12 +130,21 @@ def placed(lay: Layout, page_no: int, line: str) -> list[tuple[float, str]]:
     return out
 
 
+def font_file() -> Path:
+    """IPAexGothic as the PyPI package japanize-matplotlib ships it (the report's charts use it too):
+    the facsimiles need no system font, so they can be made before any apt install has run."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from etl.report.charts import font_path
+
+    return font_path()
+
+
 def _register_font() -> None:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
     if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT, str(FONT_FILE)))
+        pdfmetrics.registerFont(TTFont(FONT, str(font_file())))
 
 
 # ── producer 1: reportlab draws the pages ───────────────────────────────────────────────
@@ -183,7 +191,7 @@ def html_page(lines: list[str]) -> str:
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><title>他機関との連携協定について (facsimile)</title>
 <style>
-@font-face {{ font-family: "Facsimile"; src: url("{FONT_FILE.as_uri()}"); }}
+@font-face {{ font-family: "Facsimile"; src: url("{font_file().as_uri()}"); }}
 @font-face {{ font-family: "Distinct"; src: local("{DISTINCT_FONT}"); unicode-range: {_shared_ranges()}; }}
 @page {{ size: A4; margin: 0; }}
 html, body {{ margin: 0; padding: 0; }}
@@ -210,7 +218,7 @@ def _shared_ranges() -> str:
     from reportlab.pdfbase.ttfonts import TTFontFile
 
     by_glyph: dict[int, list[int]] = {}
-    for code, glyph in TTFontFile(str(FONT_FILE)).charToGlyph.items():
+    for code, glyph in TTFontFile(str(font_file())).charToGlyph.items():
         by_glyph.setdefault(glyph, []).append(code)
     shared = sorted(c for codes in by_glyph.values() for c in codes if c != min(codes) and c < 0x2E80)
     return ", ".join(f"U+{c:04X}" for c in shared)

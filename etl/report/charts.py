@@ -25,7 +25,7 @@ class ChartError(RuntimeError):
     """The charts cannot be drawn without tofu (the Japanese font is missing)."""
 
 
-def _font_path() -> Path:
+def font_path() -> Path:
     """IPAexGothic from japanize-matplotlib, found without importing that module (it imports distutils)."""
     spec = importlib.util.find_spec("japanize_matplotlib")
     folders = list(spec.submodule_search_locations or []) if spec else []
@@ -43,7 +43,7 @@ def _matplotlib():
     from matplotlib import font_manager
     from matplotlib.figure import Figure
 
-    font = _font_path()
+    font = font_path()
     font_manager.fontManager.addfont(str(font))
     family = font_manager.FontProperties(fname=str(font)).get_name()
     matplotlib.rcParams.update({
