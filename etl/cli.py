@@ -64,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("release", type=Path, help="a release folder or its datapackage.json")
     c.add_argument("--ckan", required=True, metavar="URL", help="the portal's base URL")
     c.add_argument("--organization", required=True, metavar="ORG", help="the CKAN organisation owning the dataset")
+    c.add_argument("--insecure", action="store_true",
+                   help="allow a plain http:// portal on another machine (the token then travels in clear text)")
     h = sub.add_parser("report", help="write a published release's HTML report (checks, tables, charts, diff)")
     h.add_argument("release", type=Path, help="a release folder or its datapackage.json")
     h.add_argument("--against", type=Path, metavar="OLD", help="an older release: show what changed since it")
@@ -118,7 +120,8 @@ def _libraries_loaded() -> None:
         gc.freeze()
 
 
-def _write_report(report, path: Path | None) -> None:
+def _write_report(report, path: Path | None) -> bool:
+    """Write the JSON report when asked for; False (and a line naming the file) when it cannot be."""
     from etl.report import text
 
     if path is not None:
@@ -126,6 +129,16 @@ def _write_report(report, path: Path | None) -> None:
             path.write_text(text.to_json(report), encoding="utf-8")
         except OSError as exc:
             print(f"etl: could not write the report to {path}: {exc.strerror}", file=sys.stderr)
+            return False
+    return True
+
+
+def _outputs_missing(command: str, missing: list[str]) -> int:
+    """Exit 3: the data was valid (and, for a build, published), but an output a pipeline asked for is
+    not there; it must not take the run for complete."""
+    print(f"etl {command}: {' and '.join(missing)} could not be written (see above); exiting with 3 so that a "
+          "pipeline does not look for it.", file=sys.stderr)
+    return EXIT_PUBLISH
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -176,17 +189,18 @@ def _build(args: argparse.Namespace) -> int:
     else:
         closing = f"published {outcome.release}"
     rendered = text.render(result.report)
-    _finish(result.report, raw, args, result.dataset, f"{rendered}\n\n{closing}")
+    missing = _finish(result.report, raw, args, result.dataset, f"{rendered}\n\n{closing}")
     print(rendered)
     if not result.report.valid:
         print(f"\n{closing}", file=sys.stderr)
         return EXIT_INVALID
     print(closing)
-    return EXIT_OK
+    return _outputs_missing("build", missing) if missing else EXIT_OK
 
 
-def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal: str = "") -> None:
-    """Every build report says whether the source matched its record, then is written."""
+def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal: str = "") -> list[str]:
+    """Every build report says whether the source matched its record, then is written (the page
+    first, so that the JSON can say when the page is missing); the outputs that could not be."""
     from etl.source.registry import CHECK
 
     registered = any(r.check == CHECK and r.passed for r in report.results)
@@ -198,21 +212,29 @@ def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal:
     if read and not any(r.check == CHECK for r in report.results):  # a dry run of an unregistered file
         print(f"etl build: warning: {raw} is not registered, so its completeness was not checked "
               f"(etl register {raw}).", file=sys.stderr)
-    _write_report(report, args.report)
+    missing = []
     if args.html is not None:
         from etl.report import html as html_report
 
         page = html_report.build_page(report, raw, dataset, args.version, terminal)
-        _write_html(page, args.html)
+        if not _write_html(page, args.html):
+            missing.append(f"--html {args.html}")
+    if missing and report.outcome.get("exit_code") == EXIT_OK:
+        report.outcome.update(exit_code=EXIT_PUBLISH, outputs_missing=missing)
+    if not _write_report(report, args.report):
+        missing.append(f"--report {args.report}")
+    return missing
 
 
-def _write_html(page, path: Path) -> None:
+def _write_html(page, path: Path) -> bool:
     from etl.report import html as html_report
 
     try:
         html_report.write(page, path)
     except OSError as exc:
         print(f"etl: could not write the HTML report to {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -236,9 +258,11 @@ def _validate(args: argparse.Namespace) -> int:
     from etl.report import text
 
     report = pipeline.validate(args.path)
-    _write_report(report, args.report)
+    written = _write_report(report, args.report)
     print(text.render(report))
-    return EXIT_OK if report.valid else EXIT_INVALID
+    if not report.valid:
+        return EXIT_INVALID
+    return EXIT_OK if written else _outputs_missing("validate", [f"--report {args.report}"])
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -249,8 +273,10 @@ def _publish(args: argparse.Namespace) -> int:
     if not token:
         raise UsageError("set the environment variable CKAN_API_TOKEN to the portal's API token "
                          "(it is never taken from the command line).")
-    summary = publish_release(args.release, args.ckan, args.organization, token)
+    summary = publish_release(args.release, args.ckan, args.organization, token, insecure=args.insecure)
     print(summary.render(args.ckan.rstrip("/")))
+    for warning in summary.warnings(args.ckan.rstrip("/")):
+        print(f"etl publish: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -258,8 +284,10 @@ def _report(args: argparse.Namespace) -> int:
     from etl.report import html as html_report
 
     page = html_report.release_page(args.release, args.against)
-    _write_html(page, args.html)
+    written = _write_html(page, args.html)
     print(page.terminal)
+    if not written:
+        return _outputs_missing("report", [f"--html {args.html}"])
     print(f"wrote {args.html}")
     return EXIT_OK if page.report.valid else EXIT_INVALID
 

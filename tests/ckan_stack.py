@@ -192,10 +192,11 @@ class CkanStack:
     """PostgreSQL + Solr stand-in + CKAN 2.12 on loopback, for tests. See the module docstring."""
 
     def __init__(self, organization: str = "koriyama", *, venv: Path | str | None = None,
-                 server_timeout: float = 90.0, keep_temp: bool = False) -> None:
+                 server_timeout: float = 90.0, keep_temp: bool = False, version: str = CKAN_VERSION) -> None:
         self.organization = organization
         self.organization_id: str | None = None
-        self.venv = Path(venv) if venv else VENV
+        self.version = version  # another CKAN release (tools/ckan_versions.py) gets a virtualenv of its own
+        self.venv = Path(venv) if venv else VENV if version == CKAN_VERSION else REPO / f".venv-ckan-{version}"
         self.server_timeout = server_timeout
         self.keep_temp = keep_temp or os.environ.get("CKAN_STACK_KEEP_TEMP") == "1"
         self.sysadmin = "ci-admin"
@@ -377,7 +378,7 @@ class CkanStack:
             stamp = json.loads(self._stamp.read_text())
         except (OSError, ValueError):
             return False
-        return (stamp.get("ckan") == CKAN_VERSION and (self.venv / "bin" / "ckan").exists()
+        return (stamp.get("ckan") == self.version and (self.venv / "bin" / "ckan").exists()
                 and stamp.get("python") == "%d.%d" % sys.version_info[:2])
 
     def ensure_venv(self) -> None:
@@ -410,11 +411,11 @@ class CkanStack:
         sdist_dir.mkdir()
         # The wheel declares no dependencies; the pinned ones are in the source distribution.
         self._run([py, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   f"ckan=={CKAN_VERSION}", "-d", sdist_dir], timeout=900, what="pip download ckan sdist")
+                   f"ckan=={self.version}", "-d", sdist_dir], timeout=900, what="pip download ckan sdist")
         tarballs = list(sdist_dir.glob("ckan-*.tar.gz"))
         if not tarballs:
             raise CkanStackError(f"pip download left no ckan sdist in {sdist_dir}")
-        member = f"ckan-{CKAN_VERSION}/requirements.txt"
+        member = f"ckan-{self.version}/requirements.txt"
         with tarfile.open(tarballs[0]) as tar:
             f = tar.extractfile(member)
             if f is None:
@@ -422,12 +423,12 @@ class CkanStack:
             requirements = f.read()
         req_path = self.tmp / "ckan-requirements.txt"
         req_path.write_bytes(requirements)
-        self._run([py, "-m", "pip", "install", f"ckan=={CKAN_VERSION}", "-r", req_path],
+        self._run([py, "-m", "pip", "install", f"ckan=={self.version}", "-r", req_path],
                   timeout=1800, what="pip install ckan and its requirements")
         self._run([py, "-c", "import ckan, psycopg2, magic, pysolr"], timeout=60,
                   what="checking the new CKAN virtualenv")
         self._stamp.write_text(json.dumps({
-            "ckan": CKAN_VERSION,
+            "ckan": self.version,
             "python": "%d.%d" % sys.version_info[:2],
             "requirements_sha256": hashlib.sha256(requirements).hexdigest(),
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -500,7 +501,8 @@ class CkanStack:
         try:
             self._solr = subprocess.Popen(
                 [sys.executable, SOLR_STANDIN, "--host", "127.0.0.1", "--port", "0",
-                 "--port-file", port_file, "--parent-pid", str(os.getpid()), "--quiet"],
+                 "--port-file", port_file, "--parent-pid", str(os.getpid()), "--quiet",
+                 "--schema-name", "ckan-" + ".".join(self.version.split(".")[:2])],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp,
                 env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")},
                 start_new_session=True)
@@ -564,9 +566,11 @@ class CkanStack:
         script.write_text(sql, encoding="utf-8")
         self._run([*self._pg["psql"], "-f", script], timeout=60, what="psql: the DataStore's permissions")
         password = secrets.token_urlsafe(18)
-        self._ckan("sysadmin", "add", self.sysadmin, "--create", f"email={self.sysadmin}@example.invalid",
-                   f"password={password}", what="ckan sysadmin add",
-                   secret_args=(f"password={password}",))
+        # `user add` then `sysadmin add`: the same two commands in CKAN 2.10, 2.11 and 2.12 (2.12's
+        # `sysadmin add --create` does both, but older releases have no --create).
+        self._ckan("user", "add", self.sysadmin, f"email={self.sysadmin}@example.invalid",
+                   f"password={password}", what="ckan user add", secret_args=(f"password={password}",))
+        self._ckan("sysadmin", "add", self.sysadmin, what="ckan sysadmin add")
         out = self._ckan("user", "token", "add", self.sysadmin, "ci", capture=True, what="ckan user token add")
         candidates = [ln.strip() for ln in out.splitlines() if ln.strip()]
         token = candidates[-1] if candidates else ""
@@ -616,6 +620,27 @@ class CkanStack:
                                      f"{self.server_timeout:.0f}s (last: {last})\n"
                                      f"--- server log ---\n{self.log_tail(self.server_log)}")
             time.sleep(0.2)
+
+    def set_config(self, settings: dict[str, str]) -> dict[str, str]:
+        """Restart the web process with these ckan.ini settings; the settings they replaced.
+
+        E.g. {"ckan.plugins": "activity"}: CKAN 2.12 as `ckan generate config` makes it, without the
+        DataStore. The database and the DataStore's data are kept."""
+        assert self.ini is not None and self.tmp is not None
+        import configparser
+
+        current = configparser.RawConfigParser(strict=False)
+        current.read(self.ini, encoding="utf-8")
+        previous = {k: current.get("app:main", k, fallback="") for k in settings}
+        overrides = self.tmp / "set-config.ini"
+        overrides.write_text("[app:main]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()), encoding="utf-8")
+        self.stop_server()
+        self._run([self.venv / "bin" / "ckan", "config-tool", self.ini, "-f", overrides], timeout=120,
+                  what="ckan config-tool")
+        # A plugin with tables of its own (activity) gets them as `ckan db init` would have made them.
+        self._ckan("db", "pending-migrations", "--apply", what="ckan db pending-migrations --apply")
+        self.start_server()
+        return previous
 
     def stop_server(self, timeout: float = 10.0) -> None:
         """Stop only the CKAN web process (SIGTERM, then SIGKILL), as if the portal went away."""

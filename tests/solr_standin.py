@@ -807,13 +807,17 @@ class SolrStandIn:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global SCHEMA_NAME  # read by the handlers; one stand-in process serves one CKAN
     ap = argparse.ArgumentParser(description="Loopback Solr stand-in for CKAN tests (not a search engine).")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the bound port here (atomically) once listening")
     ap.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     ap.add_argument("--quiet", action="store_true", help="do not log requests")
+    ap.add_argument("--schema-name", default=SCHEMA_NAME,
+                    help=f"the schema name CKAN checks at start-up, ckan-<major.minor> (default {SCHEMA_NAME})")
     args = ap.parse_args(argv)
+    SCHEMA_NAME = args.schema_name
 
     def log(line: str) -> None:
         sys.stderr.write(time.strftime("%H:%M:%S ") + line + "\n")

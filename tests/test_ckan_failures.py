@@ -63,6 +63,6 @@ def test_a_failing_portal_is_reported_with_exit_3(published: Path, portal, mode:
     result = run_etl("publish", published, "--ckan", url, "--organization", "koriyama",
                      env={"CKAN_API_TOKEN": "secret-token-123", "ETL_CKAN_TIMEOUT": "1"})
     assert result.returncode == 3, result.stdout + result.stderr
-    expected = "HTTP 500" if mode == "500" else "cannot be reached (ReadTimeout)"
+    expected = "HTTP 500" if mode == "500" else "no complete answer within 1 s (ETL_CKAN_TIMEOUT)"
     assert expected in result.stderr and "Traceback" not in result.stderr
     assert "secret-token-123" not in result.stdout + result.stderr

@@ -8,9 +8,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
 
 from etl.portal.ckan import edition_name
@@ -276,3 +281,109 @@ def test_publishing_edition_k_makes_a_bounded_number_of_calls(stack, releases: d
     tables = len(schemas.tables())
     assert seen[0] == seen[1] == sorted(["package_show", "package_create"] + ["resource_create"] * len(
         summary.uploaded) + ["datastore_create"] * tables + ["package_show", "package_patch"]), seen
+
+
+def test_a_portal_without_the_datastore_gets_everything_but_the_tables(stack, releases: dict[str, Path]) -> None:
+    """CKAN 2.12 in its default configuration (ckan.plugins = activity, no DataStore): etl publish puts the
+    files, the report and the stable dataset there, says in one line that the tables were not pushed and
+    how to turn the DataStore on, and exits 0; run again, it changes nothing."""
+    from ckan_stack import CkanApiError
+
+    portal_with(stack, releases)
+    release = releases["2023-02-10"]
+    previous = stack.set_config({"ckan.plugins": "activity", "ckan.views.default_views": "image_view datatables_view"})
+    try:
+        with pytest.raises(CkanApiError, match="Action name not known"):  # the portal really is without it
+            stack.api("datastore_search", resource_id="any")
+        first, again = publish(stack, release), publish(stack, release)
+        for result in (first, again):
+            assert result.returncode == 0, result.stdout + result.stderr
+            notes = [line for line in result.stderr.splitlines() if line.strip()]
+            assert len(notes) == 1 and "has no DataStore" in notes[0], result.stderr
+            assert "add `datastore` to ckan.plugins" in notes[0] and "internal error" not in result.stderr
+        assert "nothing changed" in again.stdout
+        edition = resources_of(stack, "2023-02-10")
+        files = sorted([p.name for p in release.iterdir()] + ["report.html"])
+        assert sorted(r["release_path"] for r in edition) == files
+        assert not any(r.get("datastore_active") in (True, "True", "true") for r in edition)
+        stable = package(stack, DATASET)
+        assert stable is not None and [r["url"] for r in stable["resources"]] == [r["url"] for r in edition]
+    finally:
+        stack.set_config(previous)
+        portal_with(stack, releases)  # the next test starts from an empty portal with the DataStore
+
+
+@contextmanager
+def failing_once(target: str, action: str, after: bool) -> Iterator[str]:
+    """The URL of a loopback proxy to the real CKAN that fails the first call of `action`: before CKAN
+    sees it (503), or after CKAN did it (its answer lost on the way back, 502)."""
+    failed: list[bool] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            fail = self.path.rsplit("/", 1)[-1] == action and not failed
+            if not fail or after:
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
+                answer = requests.post(target + self.path, data=body, headers=headers, timeout=120)
+            if fail:
+                failed.append(True)
+                status, kind, content = (502 if after else 503), "text/html", b"<h1>Bad Gateway</h1>"
+            else:
+                status, kind, content = answer.status_code, answer.headers.get("Content-Type", ""), answer.content
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert failed, f"{action} was never called"
+
+
+def publish_here(capfd, monkeypatch, stack, release: Path, url: str) -> tuple[int, str]:
+    """`etl publish` in this process (cheaper than a new one for the many runs below)."""
+    from etl.cli import main
+
+    monkeypatch.setenv("CKAN_API_TOKEN", stack.token)
+    capfd.readouterr()
+    code = main(["publish", str(release), "--ckan", url, "--organization", ORG])
+    out, err = capfd.readouterr()
+    return code, out + err
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("action", ["package_show", "package_create", "resource_create", "datastore_create",
+                                    "package_patch"])
+def test_a_publish_broken_at_any_action_is_completed_by_the_next_run(
+        capfd, monkeypatch, stack, releases: dict[str, Path], action: str, when: str) -> None:
+    """Each action of a first publish fails once (before or after the portal did it): exit 3 naming it;
+    the next run exits 0 and leaves the portal as one clean publish does; a third changes nothing."""
+    portal_with(stack, releases)
+    release = releases["2023-02-10"]
+    with failing_once(stack.url, action, after=when == "after") as proxy:
+        code, text = publish_here(capfd, monkeypatch, stack, release, proxy)
+    assert code == 3 and f"{action}: the portal answered HTTP {502 if when == 'after' else 503}" in text, text
+    code, text = publish_here(capfd, monkeypatch, stack, release, stack.url)
+    assert code == 0, text
+    edition = resources_of(stack, "2023-02-10")
+    files = [r["path"] for r in json.loads((release / "datapackage.json").read_text())["resources"]]
+    assert sorted(r["release_path"] for r in edition) == sorted(files + ["datapackage.json", "report.html"])
+    tables = [r for r in edition if r["release_path"].endswith(".csv")]
+    assert all(r["datastore_active"] and r["datastore_hash"] == r["hash"] for r in tables)
+    links = stack.api("package_show", id=DATASET)["resources"]
+    assert sorted((r["release_path"], r["url"]) for r in links) == sorted(
+        (r["release_path"], r["url"]) for r in edition)
+    assert editions_listed(stack) == {"2023-02-10": edition_name(DATASET, "2023-02-10")}
+    code, text = publish_here(capfd, monkeypatch, stack, release, stack.url)
+    assert code == 0 and "nothing changed" in text, text

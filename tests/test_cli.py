@@ -224,3 +224,42 @@ def test_diff_names_the_bullets_and_rows_a_new_edition_dropped(tmp_path: Path) -
     assert "[activity_partners] 0 added, 1 removed, 0 changed" in out
     assert "協定先ID:協定先名称=明治安田生命保険相互会社" in out
     assert "[activity_fields] 0 added, 2 removed, 0 changed" in out
+
+
+@pytest.mark.parametrize("option", ["--report", "--html", "both"])
+def test_a_report_that_cannot_be_written_is_exit_3_naming_the_file(
+        capfd, tmp_path: Path, option: str) -> None:
+    """The release is published, but --report or --html cannot be written (its folder does not exist): exit 3
+    naming it, so that a pipeline that uploads the report does not find none after a green run."""
+    from etl.cli import main
+
+    blocked = tmp_path / "no-such-folder"
+    wanted = {"--report": blocked / "r.json", "--html": blocked / "r.html"}
+    args = [a for o in (["--report", "--html"] if option == "both" else [option]) for a in (o, str(wanted[o]))]
+    code = main(["build", "--raw", str(REAL), "--out", str(tmp_path / "catalog"), *args])
+    out, err = capfd.readouterr()
+    assert code == 3, out + err
+    for o in (["--report", "--html"] if option == "both" else [option]):
+        assert f"{o} {wanted[o]}" in err, err
+    assert (tmp_path / "catalog" / DATASET / VERSION / "datapackage.json").exists()  # the data was fine
+
+
+def test_the_json_report_says_when_the_page_is_missing(capfd, tmp_path: Path) -> None:
+    """With --report written and --html not: the JSON's outcome has exit code 3 and names the missing page."""
+    from etl.cli import main
+
+    report = tmp_path / "r.json"
+    code = main(["build", "--raw", str(REAL), "--out", str(tmp_path / "c"), "--report", str(report),
+                 "--html", str(tmp_path / "f" / "r.html")])
+    capfd.readouterr()
+    outcome = json.loads(report.read_text(encoding="utf-8"))["outcome"]
+    assert code == 3 and outcome["exit_code"] == 3 and outcome["outputs_missing"] == [f"--html {tmp_path}/f/r.html"]
+
+
+def test_validate_with_an_unwritable_report_is_exit_3(capfd, published: Path, tmp_path: Path) -> None:
+    """etl validate of a valid release whose --report cannot be written: exit 3, the file named."""
+    from etl.cli import main
+
+    code = main(["validate", str(published), "--report", str(tmp_path / "f" / "r.json")])
+    _, err = capfd.readouterr()
+    assert code == 3 and f"--report {tmp_path / 'f' / 'r.json'}" in err, err

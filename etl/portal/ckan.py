@@ -22,26 +22,32 @@ the next one.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 
-from etl.errors import EtlError, PublishError
+from etl.errors import EtlError, PublishError, UsageError
 from etl.report.text import render
 from etl.shared import schemas
 from etl.shared.faults import fault_point
 from etl.shared.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
-from etl.validate.run import read_csv, release_descriptor, validate_release
+from etl.validate.run import descriptor_entry, read_csv, release_descriptor, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
+T = TypeVar("T")
 
 
 class InvalidRelease(EtlError):
@@ -54,6 +60,10 @@ class PortalError(PublishError):
     """The portal refused a call or could not be reached (exit 3)."""
 
 
+class ActionUnknown(PortalError):
+    """The portal has no such action: the plugin that provides it is not loaded."""
+
+
 @dataclass
 class PublishSummary:
     dataset: str
@@ -63,8 +73,18 @@ class PublishSummary:
     unchanged: list[str] = field(default_factory=list)
     tables_pushed: list[str] = field(default_factory=list)  # into the DataStore
     bytes_uploaded: int = 0
+    datastore_missing: bool = False  # the portal runs without the DataStore: no table was pushed
     metadata_updated: bool = False  # the stable dataset (or the edition's metadata) changed
     created: bool = False
+
+    def warnings(self, url: str) -> list[str]:
+        """What a steward should act on although the publish succeeded."""
+        if not self.datastore_missing:
+            return []
+        return [f"{url} has no DataStore, so the tables were not pushed into it (no table preview, no "
+                "datastore_search); the files, the report and the stable dataset are published. To turn it on, "
+                "add `datastore` to ckan.plugins and set ckan.datastore.write_url and ckan.datastore.read_url "
+                "in the portal's ckan.ini (CKAN's DataStore docs), then run etl publish again."]
 
     def render(self, url: str) -> str:
         if not self.uploaded and not self.metadata_updated and not self.tables_pushed:
@@ -76,62 +96,201 @@ class PublishSummary:
                 + (f"; {url}/dataset/{self.dataset} updated." if self.metadata_updated else "."))
 
 
-class CkanClient:
-    """Minimal Action API client. The token is only ever sent in the Authorization header."""
+# What is read of one answer of the portal: CKAN's largest answer here, a package_show of an edition
+# with its resources, is some tens of kB; a bigger one is not an Action API answer worth holding.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-    def __init__(self, url: str, token: str, timeout: float = 60):
+
+class CkanClient:
+    """Minimal Action API client. The token is only ever sent in the Authorization header, to the
+    --ckan URL only: no redirect is followed and no proxy of the environment is used.
+
+    Every call has a deadline (`timeout` seconds, whatever the portal does: silent, or dripping a
+    byte at a time), the whole publish another (`deadline`), and an answer is read up to
+    MAX_ANSWER_BYTES."""
+
+    def __init__(self, url: str, token: str, timeout: float = 60, deadline: float = 1800):
         self.url = url.rstrip("/")
         self.session = requests.Session()
+        # HTTP(S)_PROXY, .netrc and the like are ignored: they would hand the Authorization header to
+        # a proxy, or another credential to the portal. Set in the README.
+        self.session.trust_env = False
         self.session.headers["Authorization"] = token
         self.timeout = timeout
+        self.ends = time.monotonic() + deadline
 
     def call(self, action: str, data: dict[str, Any] | None = None, files: dict | None = None) -> Any:
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise PortalError(f"{action}: the publish ran past its deadline (ETL_CKAN_DEADLINE); run it again "
+                              "to complete it.")
+        limit = min(self.timeout, left)
+        late = PortalError(f"{action}: the portal gave no complete answer within {limit:.0f} s (ETL_CKAN_TIMEOUT); "
+                           "it is slow or not answering." if limit == self.timeout else
+                           f"{action}: the publish reached its deadline (ETL_CKAN_DEADLINE) during this call; run "
+                           "it again to complete it.")
+        status, headers, content = _within(limit, lambda: self._post(action, data, files, limit), late)
+        body = self._answer(action, status, headers, content)
+        if not body.get("success"):
+            error = body.get("error")
+            if isinstance(error, dict) and error.get("__type") == "Not Found Error" and action == "package_show":
+                raise LookupError(action)
+            raise PortalError(f"{action}: the portal refused it (HTTP {status}): "
+                              f"{self._redacted(_error_text(error))}")
+        if not isinstance(body.get("result"), dict):
+            raise PortalError(f"{action}: the portal answered HTTP {status} with success but no result object; "
+                              "it does not speak CKAN's Action API as etl publish expects.")
+        return body["result"]
+
+    def _post(self, action: str, data: dict[str, Any] | None, files: dict | None,
+              limit: float) -> tuple[int, dict[str, str], bytes]:
+        """One POST, in the worker thread: the status, the headers and at most MAX_ANSWER_BYTES + 1 bytes."""
         endpoint = f"{self.url}/api/3/action/{action}"
         # No redirect is followed: the token goes to the --ckan URL only. (requests would drop the
         # Authorization header on a redirect to another host, but it would still re-send the
         # upload, and a same-host redirect to another path keeps the header.)
+        body = {"data": data, "files": files} if files else {"json": data or {}}
         try:
-            if files:
-                response = self.session.post(endpoint, data=data, files=files, timeout=self.timeout,
-                                             allow_redirects=False)
-            else:
-                response = self.session.post(endpoint, json=data or {}, timeout=self.timeout,
-                                             allow_redirects=False)
+            # requests' own timeout only backs up the deadline of `call` (each socket read), so it is longer
+            with self.session.post(endpoint, **body, timeout=limit + 5, allow_redirects=False,
+                                   stream=True) as response:
+                if response.is_redirect:
+                    target = urlsplit(response.headers.get("Location", ""))
+                    raise PortalError(f"{action}: the portal answered HTTP {response.status_code}, a redirect to "
+                                      f"{target.scheme}://{target.netloc}{target.path}; etl publish follows no "
+                                      "redirect, so that the API token is sent to the --ckan URL only. Pass the "
+                                      "portal's final address (e.g. https://…) as --ckan.")
+                content = b""
+                for chunk in response.iter_content(64 * 1024):
+                    content += chunk
+                    if len(content) > MAX_ANSWER_BYTES:
+                        break
+                return response.status_code, dict(response.headers), content
         except requests.RequestException as exc:
-            raise PortalError(f"the portal {self.url} cannot be reached ({type(exc).__name__}).") from None
-        if response.is_redirect:
-            target = urlsplit(response.headers.get("Location", ""))
-            raise PortalError(f"{action}: the portal answered HTTP {response.status_code}, a redirect to "
-                              f"{target.scheme}://{target.netloc}{target.path}; etl publish follows no redirect, "
-                              "so that the API token is sent to the --ckan URL only. Pass the portal's final "
-                              "address (e.g. https://…) as --ckan.")
+            raise PortalError(f"{action}: the portal {self.url} cannot be reached or broke the connection "
+                              f"({type(exc).__name__}).") from None
+
+    def _answer(self, action: str, status: int, headers: dict[str, str], content: bytes) -> dict[str, Any]:
+        """The Action API's answer, a JSON object; PortalError naming the action and the status otherwise."""
+        if len(content) > MAX_ANSWER_BYTES:
+            raise PortalError(f"{action}: the portal's answer (HTTP {status}) is larger than "
+                              f"{MAX_ANSWER_BYTES // 2**20} MiB; it is not an Action API answer.")
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
-            raise PortalError(f"{action}: the portal answered HTTP {response.status_code} without JSON.") from None
-        if not body.get("success"):
-            error = body.get("error", {})
-            if error.get("__type") == "Not Found Error" and action == "package_show":
-                raise LookupError(action)
-            raise PortalError(f"{action}: the portal refused it (HTTP {response.status_code}): "
-                              f"{self._redacted(_error_text(error))}")
-        return body["result"]
+            kind = "an HTML page" if "html" in headers.get("Content-Type", "").lower() else "no JSON"
+            raise PortalError(f"{action}: the portal answered HTTP {status} with {kind}, not an Action API "
+                              "answer. Is --ckan the portal's address (without /api/3)?") from None
+        if isinstance(body, str) and "Action name not known" in body:
+            # CKAN's answer for an action no loaded plugin provides (the DataStore's, when `datastore`
+            # is not in ckan.plugins): HTTP 400 with the message as a JSON string.
+            raise ActionUnknown(f"{action}: the portal does not know this action (HTTP {status}).")
+        if not isinstance(body, dict):
+            raise PortalError(f"{action}: the portal answered HTTP {status} with JSON that is not an Action API "
+                              f"answer (a {type(body).__name__}, not an object): "
+                              f"{self._redacted(json.dumps(body, ensure_ascii=False)[:200])}")
+        return body
 
     def _redacted(self, text: str) -> str:
-        """A portal's message may echo the request's headers back: the token is never printed."""
+        """A portal's message may echo the request's headers back: the token is never printed, in
+        whatever encoding it comes back (as sent, URL-encoded, in another case, in base64)."""
         token = self.session.headers.get("Authorization", "")
-        return text.replace(token, "***") if token else text
+        return redact(text, token)
 
     def package(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.call("package_show", {"id": name})
+            return _kept(self.call("package_show", {"id": name}))
         except LookupError:
             return None
 
 
-def _error_text(error: dict[str, Any]) -> str:
+def _within(seconds: float, work: Callable[[], T], late: Exception) -> T:
+    """`work()`, or `late` raised once `seconds` have passed, however the socket reads drip in.
+
+    requests' timeout bounds each read of the socket, not the answer: a portal sending a byte every
+    few seconds would hold a call for ever. The call runs in a daemon thread, so a late one is left
+    to the portal's closing the connection and never holds the process at its exit."""
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+            done["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True, name="etl-ckan-call")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise late
+    if "error" in done:
+        raise done["error"]
+    return done["value"]
+
+
+def token_forms(token: str) -> list[str]:
+    """Every way a portal might echo the token back: as sent, URL-encoded, base64 (any alphabet)."""
+    raw = token.encode()
+    forms = {token, quote(token, safe=""), quote_plus(token)}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        forms |= {encoded.decode(), encoded.decode().rstrip("=")}
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+def redact(text: str, token: str) -> str:
+    """`text` with every form of `token` replaced by ***, whatever its letter case."""
+    for form in token_forms(token) if token else []:
+        text = re.sub(re.escape(form), "***", text, flags=re.IGNORECASE)
+    return text
+
+
+PACKAGE_KEYS = ("id", "name", "title", "notes", "owner_org", "license_id", "version", "tags", "extras")
+
+
+def _kept(package: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields of a dataset that etl publish reads: an answer may hold anything else, none is kept."""
+    out = {k: package[k] for k in PACKAGE_KEYS if k in package}
+    org = package.get("organization")
+    if isinstance(org, dict):
+        out["organization"] = {k: org.get(k) for k in ("id", "name")}
+    resources = package.get("resources")
+    out["resources"] = [_kept_resource(r) for r in resources if isinstance(r, dict)] if isinstance(
+        resources, list) else []
+    return out
+
+
+def _kept_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: resource[k] for k in (*LINKED, "id", "datastore_active", "datastore_hash") if k in resource}
+
+
+def _error_text(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)[:500] if error else "no error given"
     parts = [f"{k}: {v}" for k, v in error.items() if k != "__type"]
-    return "; ".join(parts) or error.get("__type", "unknown error")
+    return "; ".join(parts)[:2000] or error.get("__type", "unknown error")
+
+
+def check_portal_url(url: str, insecure: bool = False) -> None:
+    """The token travels only over HTTPS, or plain HTTP to this machine (or with --insecure)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--ckan {url}: give the portal's address, such as https://data.example.jp.")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK and not insecure:
+        raise UsageError(f"--ckan {url}: refusing to send the API token in clear text over http:// to "
+                         f"{parts.hostname}. Use the portal's https:// address, or add --insecure if this "
+                         "network is trusted.")
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise UsageError(f"{name}={text!r}: give a number of seconds greater than 0 (default {default:g}).")
+    return value
 
 
 def edition_name(dataset: str, version: str) -> str:
@@ -139,24 +298,27 @@ def edition_name(dataset: str, version: str) -> str:
     return f"{dataset}-{version}".lower().replace(".", "-")
 
 
-def publish_release(release: Path, url: str, organization: str, token: str) -> PublishSummary:
+def publish_release(release: Path, url: str, organization: str, token: str,
+                    insecure: bool = False) -> PublishSummary:
     """Create or update the edition's dataset and the stable one from one validated release; idempotent."""
+    check_portal_url(url, insecure)
+    timeout, deadline = _seconds("ETL_CKAN_TIMEOUT", 60), _seconds("ETL_CKAN_DEADLINE", 1800)
     root, package = release_descriptor(release)
     report = validate_release(root)
     if not report.valid:
         raise InvalidRelease(f"{root} does not pass etl validate, so it is not published:\n" + render(report))
     files = _files(root, package)  # what goes on the portal, refused before the portal is called
-    client = CkanClient(url, token, timeout=float(os.environ.get("ETL_CKAN_TIMEOUT", "60")))
+    client = CkanClient(url, token, timeout=timeout, deadline=deadline)
     name, version = package["name"], package["version"]
     summary = PublishSummary(name, version, edition=edition_name(name, version))
     existing = client.package(summary.edition)
     wanted = _edition_fields(package, organization, summary.edition)
     if existing is None:
-        existing = client.call("package_create", wanted)
+        existing = _kept(client.call("package_create", wanted))
         summary.created = True
     elif _differs(existing, wanted):  # published by an older version of this code: describe it afresh
-        existing = client.call("package_patch", {"id": existing["id"], **{k: v for k, v in wanted.items()
-                                                                          if k != "name"}})
+        existing = _kept(client.call("package_patch", {"id": existing["id"], **{k: v for k, v in wanted.items()
+                                                                                if k != "name"}}))
         summary.metadata_updated = True
     with tempfile.TemporaryDirectory(prefix="etl-report-") as scratch:
         # The release's HTML report is not one of its files: written here, uploaded from here.
@@ -201,7 +363,10 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
 
     One place lists the release's files that go on the portal (beside them only its report.html):
     a new kind of file is one more entry here."""
-    version, as_of = package["version"], package.get("x-as-of", "")
+    if not all(isinstance(package.get(k), str) and package.get(k) for k in ("name", "version")):
+        raise InvalidRelease(f"the datapackage.json of {root} gives no name or version (text); the portal's "
+                             "datasets are named after them.")
+    version, as_of = package["version"], str(package.get("x-as-of", ""))
     out = []
     for r in package["resources"]:
         if r.get("path") in ("datapackage.json", REPORT):  # each file of the portal has a path of its own
@@ -210,6 +375,9 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
         if r.get("format") not in FORMATS:  # only the release's own tables are published
             raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has format {r.get('format')!r}; "
                                  f"a release holds only {', '.join(FORMATS)} files and datapackage.json.")
+        if not isinstance(r.get("schema"), dict) or not isinstance(r.get("hash"), str):
+            raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has no table schema or no hash in "
+                                 "datapackage.json; a release describes every file it holds.")
         fmt, mediatype = FORMATS[r["format"]]
         out.append((r["path"], {
             "name": f"{r['path']} ({version})",
@@ -260,8 +428,9 @@ def _upload(client: CkanClient, package_id: str, root: Path, path: str, fields: 
     upload = {"upload": (Path(path).name, io.BytesIO(content), fields["mimetype"])}
     data = {k: str(v) for k, v in fields.items()}
     if current is None:
-        return client.call("resource_create", {"package_id": package_id, **data}, files=upload), len(content)
-    return client.call("resource_update", {"id": current["id"], **data}, files=upload), len(content)
+        return _kept_resource(client.call("resource_create", {"package_id": package_id, **data},
+                                          files=upload)), len(content)
+    return _kept_resource(client.call("resource_update", {"id": current["id"], **data}, files=upload)), len(content)
 
 
 def _validated_bytes(root: Path, path: str, validated: str) -> bytes:
@@ -287,12 +456,12 @@ def _partial(summary: PublishSummary, left: list[tuple[str, dict[str, Any]]], ex
 def _package_fields(package: dict[str, Any], organization: str) -> dict[str, Any]:
     """CKAN package fields from datapackage.json (the newest release's)."""
     municipality = package.get("x-municipality", {})
-    license_ = (package.get("licenses") or [{}])[0]
+    license_ = descriptor_entry(package, "licenses")
     notes = "\n\n".join(filter(None, [package.get("description"), package.get("x-attribution"),
                                        f"時点: {package.get('x-as-of')}（版 {package['version']}）",
                                        f"ライセンス: {license_.get('title', '')}"]))
     extras = {
-        "source": (package.get("sources") or [{}])[0].get("title", ""),
+        "source": str(descriptor_entry(package, "sources").get("title", "")),
         "as_of": package.get("x-as-of", ""),
         "fiscal_year": str(package.get("x-fiscal-year", "")),
         "全国地方公共団体コード": municipality.get("全国地方公共団体コード", ""),
@@ -302,12 +471,12 @@ def _package_fields(package: dict[str, Any], organization: str) -> dict[str, Any
     }
     return {
         "name": package["name"],
-        "title": package["title"],
+        "title": str(package.get("title") or package["name"]),
         "notes": notes,
         "owner_org": organization,
         "license_id": license_.get("name", "notspecified"),
         "version": package["version"],
-        "tags": [{"name": k} for k in package.get("keywords", [])],
+        "tags": [{"name": k} for k in package.get("keywords") or [] if isinstance(k, str)],
         "extras": [{"key": k, "value": v} for k, v in extras.items()],
     }
 
@@ -325,7 +494,16 @@ DATASTORE_TYPES = {"integer": "int", "date": "date", "string": "text", "number":
 
 def _push_tables(client: CkanClient, summary: PublishSummary, root: Path, package: dict[str, Any],
                  resources: dict[str, dict[str, Any]]) -> None:
-    """Each CSV table into the DataStore, typed by its schema, unless it is there from this file."""
+    """Each CSV table into the DataStore, typed by its schema, unless it is there from this file; on a
+    portal without the DataStore (many run CKAN so), none, and the summary says so."""
+    try:
+        _push_each(client, summary, root, package, resources)
+    except ActionUnknown:
+        summary.datastore_missing = True
+
+
+def _push_each(client: CkanClient, summary: PublishSummary, root: Path, package: dict[str, Any],
+               resources: dict[str, dict[str, Any]]) -> None:
     for r in filter(_is_table, package["resources"]):
         resource = resources.get(r["path"])
         if resource is None or (_active(resource) and resource.get("datastore_hash") == r["hash"]):
@@ -366,8 +544,8 @@ def _update_stable(client: CkanClient, package: dict[str, Any], organization: st
     current = client.package(package["name"])
     changed = current is None
     if current is None:
-        current = client.call("package_create", {**_package_fields(package, organization),
-                                                 "extras": _stable_extras(package, {}, edition)})
+        current = _kept(client.call("package_create", {**_package_fields(package, organization),
+                                                       "extras": _stable_extras(package, {}, edition)}))
     extras = {e["key"]: e["value"] for e in current.get("extras", [])}
     mine = (package.get("x-as-of", ""), package["version"])
     newest = mine >= (extras.get("as_of", ""), current.get("version") or "")

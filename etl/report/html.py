@@ -337,7 +337,7 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     """The report of a published release, re-validated from its files (as `etl validate` does)
     unless the caller has just done so and passes its `report`."""
     from etl.shared import schemas
-    from etl.validate.run import read_csv, read_resource, release_descriptor, validate_release
+    from etl.validate.run import descriptor_entry, read_csv, read_resource, release_descriptor, validate_release
 
     root, package = release_descriptor(release)  # every path checked to stay inside (etl.shared.safety)
     report = report if report is not None else validate_release(root)
@@ -352,7 +352,7 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
             frame, results = read_csv(ts, data, by_name[ts.name]["path"])
             if frame is not None and all(r.passed for r in results):
                 tables[ts.name] = frame  # a damaged table is shown by its failures, not drawn
-    source = (package.get("sources") or [{}])[0]
+    source = descriptor_entry(package, "sources")
     facts = {"dataset": package.get("name", ""), "version": package.get("version", ""),
              "時点 (as of)": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
              "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere

@@ -171,6 +171,14 @@ def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
     return root, package
 
 
+def descriptor_entry(package: dict[str, Any], key: str) -> dict[str, Any]:
+    """The first object of a list property of datapackage.json (sources, licenses), or {}: the checks
+    do not test these, so a release that passes may still give them in another shape."""
+    value = package.get(key)
+    first = value[0] if isinstance(value, list) and value else None
+    return first if isinstance(first, dict) else {}
+
+
 def validate_release(path: Path) -> Report:
     """Re-validate a published release from its files: integrity, types, keys and invariants."""
     root, package = release_descriptor(path)
