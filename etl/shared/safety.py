@@ -32,6 +32,7 @@ MAX_JSON_DEPTH = 32  # nesting of datapackage.json (the real one: 7)
 MAX_RESOURCES = 500  # resources in one release (the real one: 20)
 MAX_FIELDS = 500  # fields of one schema, columns of one CSV or Parquet file (the real maximum: 12)
 MAX_FILE_BYTES = 64 * MiB  # one CSV or Parquet file (the real largest: 10 KB)
+MAX_SOURCE_BYTES = 64 * MiB  # the source document, a PDF or its text (the city's text: 15 KB)
 MAX_LINE_BYTES = 1 * MiB  # one line of a CSV file (the real longest: under 1 KB)
 MAX_ROWS = 1_000_000  # rows of one table, counted in the CSV or claimed by Parquet metadata
 MAX_ROW_GROUPS = 10_000  # row groups of one Parquet file
@@ -146,6 +147,8 @@ def open_file(root: Path, path: str, what: str, limit: int = MAX_FILE_BYTES) -> 
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise _refuse(what, path, "it is not a regular file")
+        if info.st_nlink > 1:  # another name of the same file, which may lie outside the folder
+            raise _refuse(what, path, f"it is a hard link ({info.st_nlink} names for one file)")
         if info.st_size > limit:
             raise _too_large(what, path, f"it has {info.st_size} bytes, more than the limit of {limit} bytes "
                                       "that no real release comes near")
@@ -208,8 +211,34 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+# The profiles a descriptor may name in `$schema` (frictionless knows them; it would fetch any other).
+PROFILES = {f"https://datapackage.org/profiles/{v}/{p}.json" for v in ("1.0", "2.0")
+            for p in ("datapackage", "dataresource", "tableschema", "tabledialect")}
+V1_PROFILES = {"data-package", "tabular-data-package", "data-resource", "tabular-data-resource", "table-schema"}
+
+
+def check_no_remote_references(package: dict[str, Any], what: str) -> None:
+    """Nothing in a descriptor makes a reader fetch anything: no `$ref`, no schema or dialect given by
+    path or URL instead of inline, no `$schema` or `profile` beyond the standard ones."""
+    stack: list[tuple[Any, str]] = [(package, "")]
+    while stack:
+        item, where = stack.pop()
+        children = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, value in children:
+            at = f"{where}/{key}"
+            if key == "$ref" or (key in ("schema", "dialect") and isinstance(value, str)) \
+                    or (key == "$schema" and value not in PROFILES) \
+                    or (key == "profile" and isinstance(value, str) and value not in V1_PROFILES | PROFILES):
+                raise UnsafeRelease(f"{what} is refused: {at} is {str(value)[:200]!r}, which a reader would fetch "
+                                    "or open; a descriptor gives its schemas and dialects inline, and nothing "
+                                    "in it is fetched.")
+            stack.append((value, at))
+
+
 def check_descriptor_limits(package: dict[str, Any], what: str) -> None:
-    """Resource and field counts of a datapackage.json, before any resource is looked at."""
+    """Resource and field counts of a datapackage.json, and nothing it refers to that a reader would
+    fetch (check_no_remote_references), before any resource is looked at."""
+    check_no_remote_references(package, what)
     resources = package.get("resources") or []
     if len(resources) > MAX_RESOURCES:
         raise UnsafeRelease(f"{what} lists {len(resources)} resources, more than the limit of {MAX_RESOURCES}. "

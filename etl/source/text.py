@@ -7,11 +7,14 @@ geometry and keeps the page of each; a text edition is decoded here.
 from __future__ import annotations
 
 import codecs
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from etl.errors import SourceError
+from etl.shared.safety import MAX_SOURCE_BYTES
 
 PDF = "pdf"  # SourceText.encoding of a document read from a PDF
 # Encodings the city's files arrive in, tried in this order after the BOM check.
@@ -68,15 +71,33 @@ def from_bytes(path: Path, data: bytes) -> SourceText:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; SourceError for a missing path, a folder, an unreadable or empty file."""
+    """The file's bytes; SourceError for a missing path, a folder, a pipe or device, an unreadable,
+    empty or oversized file.
+
+    Opened without blocking and checked with fstat before anything is read: a named pipe would
+    hold the build for ever and /dev/zero would fill the memory."""
     if not path.exists():
         raise SourceError(f"{path}: no such file. Pass the path of a source document (raw/*.pdf or raw/*.txt).")
     if path.is_dir():
         raise SourceError(f"{path} is a folder, not a source document. Pass the .pdf or .txt file itself.")
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise SourceError(f"{path}: cannot be read ({exc.strerror}).") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"{path} is not a regular file (a named pipe, a socket or a device); pass the "
+                              ".pdf or .txt file itself.")
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise SourceError(f"{path} has {info.st_size} bytes, more than the limit of {MAX_SOURCE_BYTES} for a "
+                              "source document (the city's PDF is far smaller): it is not the document.")
+        try:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot be read ({exc.strerror}).") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise SourceError(f"{path} grew beyond the limit of {MAX_SOURCE_BYTES} bytes while it was read.")
     if not data.strip():
         raise SourceError(f"{path} is empty. Download the city's PDF again (or re-extract its text).")
     return data
