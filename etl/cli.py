@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
                     "diff": _diff, "report": _report}
         return commands[args.command](args)
     except EtlError as exc:
-        print(f"etl {args.command}: {exc}", file=sys.stderr)
+        from etl.shared.results import shown
+
+        # a message may quote the input (a line, a path, a portal's words): no raw control character
+        print(f"etl {args.command}: {shown(str(exc), limit=None, newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"etl {args.command}: interrupted; the catalog is unchanged.", file=sys.stderr)

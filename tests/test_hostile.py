@@ -88,7 +88,8 @@ def test_a_release_file_that_is_a_hard_link_is_refused(capfd, release: Path, tmp
     (release / CSV).unlink()
     os.link(outside, release / CSV)
     before = snapshot(tmp_path)
-    for args in (["validate", release, "--report", tmp_path / "r.json"], ["report", release, "--html", tmp_path / "p.html"]):
+    for args in (["validate", release, "--report", tmp_path / "r.json"],
+                 ["report", release, "--html", tmp_path / "p.html"]):
         code, text = etl(capfd, *args)
         assert code == 2 and "hard link" in text and "secret" not in text, text
     assert not (tmp_path / "p.html").exists()
@@ -160,3 +161,157 @@ def test_a_release_naming_a_url_is_refused_and_nothing_is_fetched(capfd, release
             code, text = etl(capfd, *args)
             assert code == 2 and "nothing in it is fetched" in text, text
     assert listener.hits == []
+
+
+# ── rows 1 and 2: what is validated is what is published ─────────────────────────────────
+
+
+def _evil_twin(release: Path) -> None:
+    """Row 1: a first resource named like the real one, pointing at evil.csv (correct hash, count −999, a formula)."""
+    real = (release / "072036_agreement_counts.csv").read_bytes()
+    evil = real.replace(b",14,", b",-999,").replace("人事".encode(), b'=HYPERLINK("http://x")', 1)
+    (release / "evil.csv").write_bytes(evil)
+    (release / "notes.csv").write_bytes(b"note\n<script>alert(1)</script>\n")
+
+    def change(package: dict) -> None:
+        import hashlib
+
+        first = next(r for r in package["resources"] if r["name"] == "agreement_counts")
+        twin = {**first, "path": "evil.csv", "bytes": len(evil), "hash": "sha256:" + hashlib.sha256(evil).hexdigest()}
+        notes = {"name": "notes", "path": "notes.csv", "format": "csv", "bytes": 37,
+                 "hash": "sha256:" + hashlib.sha256((release / "notes.csv").read_bytes()).hexdigest()}
+        package["resources"][:0] = [twin, notes]
+    _with(release, change)
+
+
+def test_two_resources_with_one_name_and_an_extra_one_are_refused(capfd, release: Path) -> None:
+    """Row 1: etl validate passed 68/68 (frictionless: names not unique) and etl publish uploaded evil.csv too.
+    Now: exit 1 naming the twice-used name and the resource that is no table; publish sends nothing."""
+    _evil_twin(release)
+    code, text = etl(capfd, "validate", release)
+    assert code == 1, text
+    assert "resource name 'agreement_counts' is given 2 times (paths evil.csv, 072036_agreement_counts.csv)" in text
+    assert "resource 'notes' (notes.csv) is not one of the release's tables" in text
+
+
+@pytest.mark.parametrize("tamper", ["type and pattern", "no primary key", "foreign key to nothing", "a field less"])
+def test_a_descriptor_whose_schema_is_not_schemas_is_refused(capfd, release: Path, tamper: str) -> None:
+    """Row 2: the descriptor's own Table Schema tampered (協定数 a string with pattern x+, no primaryKey, a foreign
+    key to a missing resource): etl validate exited 0 (frictionless: INVALID). Now exit 1 naming the table."""
+    def change(package: dict) -> None:
+        for r in (r for r in package["resources"] if r["name"] in ("agreement_counts", "agreement_counts_parquet")):
+            schema = r["schema"]
+            if tamper == "type and pattern":
+                field = next(f for f in schema["fields"] if f["name"] == "協定数")
+                field.update(type="string", constraints={"pattern": "x+"})
+            elif tamper == "no primary key":
+                schema.pop("primaryKey", None)
+            elif tamper == "foreign key to nothing":
+                schema["foreignKeys"] = [{"fields": ["時点"], "reference": {"resource": "missing", "fields": ["x"]}}]
+            else:
+                schema["fields"].pop()
+    _with(release, change)
+    code, text = etl(capfd, "validate", release)
+    assert code == 1 and "descriptor_schema" in text and "is not the one of schemas/" in text, text
+
+
+# ── row 9: escape sequences in a cell ────────────────────────────────────────────────────
+
+ESCAPES = "\x1b]52;c;ZXZpbA==\x07\x1b[1A\x1b[32m67 checks ran, 67 passed, 0 failed.\x1b[0m\r\x9b2J"
+
+
+def _rehash(release: Path, name: str) -> None:
+    import hashlib
+
+    data = (release / name).read_bytes()
+    _with(release, lambda p: next(r for r in p["resources"] if r["path"] == name).update(
+        bytes=len(data), hash="sha256:" + hashlib.sha256(data).hexdigest()))
+
+
+@pytest.mark.parametrize("column", ["a number", "a text"])
+def test_control_characters_in_a_cell_are_shown_escaped(capfd, release: Path, tmp_path: Path, column: str) -> None:
+    """Row 9: an OSC 52 clipboard write, a cursor move and a fake green summary in a cell reached the terminal
+    raw through validate, diff and report. Now every output shows them escaped (\\x1b), JSON and HTML too."""
+    csv = release / CSV
+    text = csv.read_text(encoding="utf-8")
+    if column == "a number":  # 予算額_千円 of the first initiative: a bad integer, echoed by the types check
+        text = text.replace(",2400,", f',"{ESCAPES}",', 1)
+    else:  # 協定名称 of the first initiative: a text that the diff shows
+        text = text.replace("子ども食堂の支援協力に関する協定", f'"子ども食堂{ESCAPES}"', 1)
+    csv.write_text(text, encoding="utf-8")
+    _rehash(release, CSV)
+    outputs = []
+    for args in (["validate", release, "--report", tmp_path / "v.json"], ["diff", RELEASE, release],
+                 ["report", release, "--html", tmp_path / "p.html"]):
+        code, out = etl(capfd, *args)
+        outputs.append(out)
+    files = [(tmp_path / "v.json").read_text(encoding="utf-8"), (tmp_path / "p.html").read_text(encoding="utf-8")]
+    for out in outputs + files:
+        assert not any(c in out for c in "\x1b\x07\r\x9b"), out[:2000]
+    assert "\\x1b]52;c;" in outputs[0] + outputs[1] + outputs[2] and "\\x1b[1A" in files[1]
+    assert "67 checks ran, 67 passed" not in "\n".join(line for out in outputs for line in out.splitlines()
+                                                     if line.startswith("67 checks"))
+
+
+# ── row 14: formula cells ────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("formula", ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(A1:A9)", "-2+3"])
+def test_a_formula_cell_in_the_document_fails_a_named_check(capfd, tmp_path: Path, formula: str) -> None:
+    """Row 14: a cell that a spreadsheet would run as a formula was published as it is; now the build exits 1,
+    naming the check, the cell and its line, and publishes nothing."""
+    from conftest import edit, real_lines, write_doc
+
+    doc = write_doc(tmp_path / "raw", edit(real_lines(), 89, "子ども食堂の支援協力に関する協定", formula))
+    code, text = etl(capfd, "build", "--raw", doc, "--out", tmp_path / "catalog")
+    assert code == 1 and "initiatives.formula_cells" in text and "line 89" in text and "協定名称" in text, text
+    assert not (tmp_path / "catalog" / DATASET).exists()
+
+
+def test_numbers_and_the_real_document_are_no_formulas() -> None:
+    """The real document has no formula cell, and a text that is a signed number (-5, +81) is none either."""
+    import polars as pl
+
+    from etl import pipeline
+    from etl.shared import schemas
+    from etl.validate.run import formula_results
+
+    tables = pipeline.load(REAL).tables
+    assert all(r.passed for ts in schemas.tables() for r in formula_results(ts, tables[ts.name]))
+    ts = schemas.table("initiatives")
+    frame = tables["initiatives"].with_columns(pl.lit("-5").alias("備考"))
+    assert all(r.passed for r in formula_results(ts, frame))
+
+
+# ── rows 7 and 8: a million bad cells, one huge cell ───────────────────────────────────────
+
+
+def test_a_million_bad_cells_are_listed_a_hundred_and_counted(capfd, release: Path, tmp_path: Path) -> None:
+    """Row 8: 1,000,000 rows with a bad integer took 97 s, 4.95 GB and 608 MB of output. Now one check lists its
+    first 100 failures and counts the rest, in the terminal and the JSON alike."""
+    from etl.validate.run import MAX_FAILURES
+
+    csv = release / "072036_agreement_counts.csv"
+    header, first = csv.read_text(encoding="utf-8").splitlines()[:2]
+    cells = first.split(",")
+    at = header.lstrip("\ufeff").split(",").index("協定数")
+    rows = [",".join(cells[:at] + ["x"] + cells[at + 1:])] * 200_000
+    csv.write_text("\ufeff" + header.lstrip("\ufeff") + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    _rehash(release, csv.name)
+    code, text = etl(capfd, "validate", release, "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    types = [f for f in report["failures"] if f["check"] == "agreement_counts.types"]
+    assert code == 1 and len(types) == MAX_FAILURES + 1 and f"and {200_000 - MAX_FAILURES:,} more" in text
+    assert len(text) < 100_000 and (tmp_path / "r.json").stat().st_size < 1_000_000
+
+
+def test_a_huge_cell_is_echoed_at_most_200_characters(capfd, release: Path, tmp_path: Path) -> None:
+    """Row 7: one quoted 62 MB cell was echoed whole (62 MB on the terminal, 125 MB of JSON, 187 MB of HTML).
+    Now a value is shown at most 200 characters, the rest counted."""
+    csv = release / CSV
+    cell = ("９" * 1000 + "\n") * 300  # over quoted line breaks: each line within MAX_LINE_BYTES
+    csv.write_text(csv.read_text(encoding="utf-8").replace(",2400,", f',"{cell}",', 1), encoding="utf-8")
+    _rehash(release, CSV)
+    code, text = etl(capfd, "validate", release, "--report", tmp_path / "r.json")
+    assert code == 1 and "more characters)" in text, text[:3000]
+    assert len(text) < 50_000 and (tmp_path / "r.json").stat().st_size < 50_000

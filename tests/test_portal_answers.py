@@ -335,7 +335,7 @@ def test_a_resource_without_a_schema_is_refused_before_the_portal_is_called(
     release = _damaged_copy(published, tmp_path, lambda p: p["resources"][0].pop("schema"))
     with portal(_every_call(*NOT_FOUND)) as (url, calls):
         code, text = publish(capfd, monkeypatch, release, url)
-    assert code == 1 and "has no table schema" in text and calls == [], text
+    assert code == 1 and "descriptor_schema" in text and "it is a NoneType" in text and calls == [], text
 
 
 @pytest.mark.parametrize("field,value", [("sources", "the city's PDF"), ("licenses", "CC-BY-4.0"),

@@ -659,7 +659,8 @@ def test_publish_refuses_a_resource_on_the_path_of_the_report(capfd, monkeypatch
     set_path(release, "initiatives", "report.html")
     with portal() as (url, received):
         code, text = publish(capfd, monkeypatch, release, url)
-    assert code == 1 and "'report.html', which the release's descriptor or its report takes" in text, text
+    # etl validate, which publish runs first, finds the resource at another file than its table's
+    assert code == 1 and "resource 'initiatives' is 'report.html' (csv)" in text, text
     assert received == []
 
 

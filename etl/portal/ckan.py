@@ -44,6 +44,7 @@ from etl.report.text import render
 from etl.shared import schemas
 from etl.shared.faults import fault_point
 from etl.shared.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
+from etl.shared.schemas import PARQUET_SUFFIX, resource_schema
 from etl.validate.run import descriptor_entry, read_csv, release_descriptor, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
@@ -385,7 +386,9 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
             "format": fmt, "mimetype": mediatype, "hash": r["hash"],
             "size": r.get("bytes", r.get("x-bytes")),
             "release_version": version, "release_as_of": as_of, "release_path": r["path"],
-            "schema": json.dumps(r["schema"], ensure_ascii=False),
+            # the schema of schemas/ (etl validate has just proved the descriptor's is the same)
+            "schema": json.dumps(resource_schema(schemas.table(r["name"].removesuffix(PARQUET_SUFFIX)), r["format"]),
+                                 ensure_ascii=False),
             # The file its DataStore table is (to be) pushed from; the table counts only once the
             # push has made the resource datastore_active, which a re-upload first undoes.
             **({"datastore_hash": r["hash"]} if _is_table(r) else {}),

@@ -10,6 +10,7 @@ import polars as pl
 
 from etl.errors import UsageError
 from etl.shared import schemas
+from etl.shared.results import shown
 from etl.validate.run import read_csv, read_resource, release_descriptor
 
 # Where a value came from in the text moves with every edition; it is not a change of data.
@@ -136,14 +137,19 @@ def render(diffs: list[TableDiff], limit: int = 50) -> str:
             lines.append(f"[{d.table}] only in the {d.only_in} release")
             continue
         lines.append(f"[{d.table}] {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed")
-        lines.extend(f"  = {col}: {a} → {b} (every row)" for col, a, b in d.edition)
-        shown = [f"  + {_key(k)}" for k in d.added] + [f"  - {_key(k)}" for k in d.removed]
-        shown += [f"  ~ {_key(k)}: {col} {a} → {b}" for k, col, a, b in d.changed]
-        lines.extend(shown[:limit])
-        if len(shown) > limit:
-            lines.append(f"  … and {len(shown) - limit} more")
+        lines.extend(f"  = {col}: {_v(a)} → {_v(b)} (every row)" for col, a, b in d.edition)
+        listed = [f"  + {_key(k)}" for k in d.added] + [f"  - {_key(k)}" for k in d.removed]
+        listed += [f"  ~ {_key(k)}: {col} {_v(a)} → {_v(b)}" for k, col, a, b in d.changed]
+        lines.extend(listed[:limit])
+        if len(listed) > limit:
+            lines.append(f"  … and {len(listed) - limit} more")
     return "\n".join(lines)
 
 
+def _v(value: Any) -> str:
+    """A cell as the terminal may show it (control characters escaped, at most 200 characters)."""
+    return shown(str(value))
+
+
 def _key(k: dict[str, Any]) -> str:
-    return ", ".join(f"{n}={v}" for n, v in k.items())
+    return ", ".join(f"{n}={_v(v)}" for n, v in k.items())

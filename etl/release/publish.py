@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl.shared import schemas
-from etl.shared.schemas import pandas_columns, parquet_resource_name, resource_schema
+from etl.shared.schemas import file_stem, pandas_columns, parquet_resource_name, resource_schema
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
     from etl.transform.dataset import Dataset
@@ -25,11 +25,6 @@ PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 # CSV files start with a UTF-8 BOM: Excel in Japan opens BOM-less UTF-8 as Shift_JIS and shows
 # mojibake. pandas, polars, DuckDB and frictionless all read the BOM transparently.
 CSV_BOM = True
-
-
-def file_stem(table: str) -> str:
-    """`072036_<table>`: the national file-name convention (city code, English slug)."""
-    return f"{schemas.municipality()['全国地方公共団体コード']}_{table}"
 
 
 def write_release(dataset: Dataset, folder: Path, version: str) -> dict[str, Any]:

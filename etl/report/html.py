@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from etl.report.text import render as terminal
-from etl.shared.results import Report
+from etl.shared.results import Report, shown
 
 PLACEMENT = "agreement_counts.placement"
 
@@ -39,8 +39,8 @@ class Page:
 
 
 def e(value: Any) -> str:
-    """Escape any value for HTML text or a quoted attribute."""
-    return escape("" if value is None else str(value), quote=True)
+    """Escape any value for HTML text or a quoted attribute (control characters shown as \\x1b)."""
+    return escape(shown("" if value is None else str(value), limit=None, newlines=True), quote=True)
 
 
 def placed_cells(report: Report, columns: list[str]) -> set[tuple[str, str]]:

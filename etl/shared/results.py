@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# C0 (newline and tab included), DEL and C1: a value holding them could move the cursor, write the
+# clipboard (OSC 52) or fake a line of the report on a terminal. They are shown escaped, as \x1b.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+MAX_SHOWN = 200  # characters of one value in a check's label, expected or actual
+MAX_MESSAGE = 2000  # characters of one check's message (a value in it is shown whole up to here)
 
 
 @dataclass(frozen=True)
@@ -47,11 +55,28 @@ class Report:
         return status
 
 
+def shown(text: str, limit: int | None = MAX_SHOWN, newlines: bool = False) -> str:
+    """`text` as it may be shown on a terminal, in JSON or HTML: control characters escaped (\\x1b), and at
+    most `limit` characters, the rest counted. `newlines` keeps line breaks (a message of several lines)."""
+    text = (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}…({len(text) - limit} more characters)"
+    return text
+
+
+def _value(value: Any) -> Any:
+    return shown(value) if isinstance(value, str) else value
+
+
 def passed(check: str, table: str, label: str = "", expected: Any = None, actual: Any = None,
            line: int | None = None) -> CheckResult:
-    return CheckResult(check=check, table=table, passed=True, label=label, expected=expected, actual=actual,
-                       line=line)
+    return CheckResult(check=check, table=table, passed=True, label=shown(label), expected=_value(expected),
+                       actual=_value(actual), line=line)
 
 
 def failed(check: str, table: str, message: str, **kw: Any) -> CheckResult:
-    return CheckResult(check=check, table=table, passed=False, message=message, **kw)
+    """A failed check; the values it quotes (message, label, expected, actual) are shown safely (`shown`)."""
+    for key in ("label", "field", "expected", "actual"):
+        if key in kw:
+            kw[key] = _value(kw[key])
+    return CheckResult(check=check, table=table, passed=False, message=shown(message, MAX_MESSAGE), **kw)

@@ -146,6 +146,11 @@ def municipality() -> dict[str, str]:
 PARQUET_SUFFIX = "_parquet"
 
 
+def file_stem(table: str) -> str:
+    """`072036_<table>`: the national file-name convention (city code, English slug)."""
+    return f"{municipality()['全国地方公共団体コード']}_{table}"
+
+
 def parquet_resource_name(table: str) -> str:
     """The Parquet copy of a table is its own resource; the CSV one carries the table's name."""
     return table + PARQUET_SUFFIX

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from etl.errors import EtlError, LayoutError, RegistrationError, SourceError, UsageError
 from etl.shared import safety, schemas
 from etl.shared.results import CheckResult, Report, failed, passed
-from etl.shared.schemas import parquet_resource_name
+from etl.shared.schemas import file_stem, parquet_resource_name, resource_schema
 from etl.validate.checks import CHECKS, run_invariants, run_text_checks
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
@@ -42,8 +42,43 @@ def validate_tables(tables: Tables) -> list[CheckResult]:
         out.extend(schema_results(ts, tables.get(ts.name)))
         if ts.name in tables:
             out.extend(foreign_key_results(ts, tables))
+            out.extend(formula_results(ts, tables[ts.name]))
     out.extend(run_invariants(tables))
     return out
+
+
+# A failing check lists this many failures, then counts the rest: a million bad cells are one line.
+MAX_FAILURES = 100
+
+
+def _more(check: str, table: str, more: int) -> list[CheckResult]:
+    """The one result that counts the failures of a check beyond MAX_FAILURES."""
+    if more <= 0:
+        return []
+    return [failed(check, table, f"… and {more:,} more failures of {check}, not listed.", label="…",
+                   expected=MAX_FAILURES, actual=MAX_FAILURES + more)]
+
+
+# What a spreadsheet runs as a formula when the cell is opened (CSV injection): no cell of the
+# document starts so, unless it is a number (-5, +81).
+_FORMULA = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?[0-9]+([.,][0-9]+)*$"
+
+
+def formula_results(ts: schemas.TableSchema, frame: pl.DataFrame) -> list[CheckResult]:
+    """`<table>.formula_cells`: no text cell starts with =, +, -, @, a tab or a CR unless it is a number."""
+    check, out, more = f"{ts.name}.formula_cells", [], 0
+    for f in (f for f in ts.fields if f["type"] == "string" and f["name"] in frame.columns):
+        column = frame[f["name"]].cast(pl.String, strict=False)
+        hits = (column.str.contains(_FORMULA) & ~column.str.contains(_NUMBER)).fill_null(False).arg_true()
+        more += max(0, len(hits) - (MAX_FAILURES - len(out)))
+        for i in hits.head(max(0, MAX_FAILURES - len(out))).to_list():
+            label = _row_label(ts, frame, i)
+            out.append(failed(check, ts.name, f"{label}, {f['name']}: 「{column[i]}」 starts with "
+                              f"{column[i][0]!r}, so a spreadsheet (Excel, LibreOffice) would run it as a formula "
+                              "when the CSV is opened; no cell of the document is one. Check the source line.",
+                              label=label, field=f["name"], expected="text, not a formula", actual=column[i]))
+    return out + _more(check, ts.name, more) if out else [passed(check, ts.name)]
 
 
 def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame | None) -> list[CheckResult]:
@@ -54,7 +89,9 @@ def schema_results(ts: schemas.TableSchema, frame: pl.DataFrame | None) -> list[
     try:
         ts.pandera().validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        return [_schema_failure(ts, frame, check, case) for case in exc.failure_cases.to_dicts()]
+        cases = exc.failure_cases
+        return ([_schema_failure(ts, frame, check, case) for case in cases.head(MAX_FAILURES).to_dicts()]
+                + _more(check, ts.name, cases.height - MAX_FAILURES))
     return [passed(check, ts.name)]
 
 
@@ -128,11 +165,12 @@ def foreign_key_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckRe
         except pl.exceptions.PolarsError as exc:
             out.append(failed(check, ts.name, f"cannot check against {ref['resource']}: {exc}".splitlines()[0]))
             continue
-        for r in orphans.iter_rows(named=True):
+        for r in orphans.head(MAX_FAILURES).iter_rows(named=True):
             value = ", ".join(str(r[f]) for f in fk["fields"])
             out.append(failed(check, ts.name, f"{_row_label(ts, local, r['_row'])}: {'+'.join(fk['fields'])} "
                               f"{value} does not exist in {ref['resource']}.", label=_row_label(ts, local, r["_row"]),
                               field="+".join(fk["fields"]), expected=f"a key of {ref['resource']}", actual=value))
+        out.extend(_more(check, ts.name, orphans.height - MAX_FAILURES))
         if orphans.is_empty():
             out.append(passed(check, ts.name))
     return out
@@ -171,6 +209,75 @@ def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
     return root, package
 
 
+def descriptor_results(package: dict[str, Any]) -> list[CheckResult]:
+    """`datapackage.resources`: the release holds the schema's tables, each resource named once and at its
+    file, and nothing else. `<table>.descriptor_schema`: the Table Schema that datapackage.json embeds for
+    a table's CSV and Parquet copies is the one of schemas/ (fields, types, constraints, keys)."""
+    check, out = "datapackage.resources", []
+    resources = [r for r in package.get("resources", []) if isinstance(r, dict)]
+    expected = {name: (ts, fmt) for ts in schemas.tables() for name, fmt in
+                ((ts.name, "csv"), (parquet_resource_name(ts.name), "parquet"))}
+    names = [r.get("name") for r in resources]
+    for name in dict.fromkeys(n for n in names if names.count(n) > 1):
+        paths = ", ".join(str(r.get("path")) for r in resources if r.get("name") == name)
+        out.append(failed(check, "datapackage", f"resource name {name!r} is given {names.count(name)} times "
+                          f"(paths {paths}); each resource is named once, so a reader cannot be shown one file "
+                          "while another is checked.", label=str(name), field="name", expected=1,
+                          actual=names.count(name)))
+    for r in resources:
+        name, path = r.get("name"), r.get("path")
+        if name not in expected:
+            out.append(failed(check, "datapackage", f"resource {name!r} ({path}) is not one of the release's "
+                              "tables; a release holds only the tables of schemas/.", label=str(name),
+                              field="name", expected="a table of schemas/", actual=name))
+            continue
+        ts, fmt = expected[name]
+        wanted = f"{file_stem(ts.name)}.{fmt}"
+        if path != wanted or r.get("format") != fmt:
+            out.append(failed(check, "datapackage", f"resource {name!r} is {path!r} ({r.get('format')}); the "
+                              f"release's {fmt} copy of {ts.name} is {wanted!r}.", label=str(name), field="path",
+                              expected=wanted, actual=path))
+    if not out:
+        out.append(passed(check, "datapackage", expected=len(expected), actual=len(resources)))
+    for ts in schemas.tables():
+        out.extend(_descriptor_schema(ts, [r for r in resources if r.get("name") in
+                                           (ts.name, parquet_resource_name(ts.name))]))
+    return out
+
+
+def _descriptor_schema(ts: schemas.TableSchema, resources: list[dict[str, Any]]) -> list[CheckResult]:
+    check, out = f"{ts.name}.descriptor_schema", []
+    for r in resources:
+        fmt = "parquet" if r.get("name") == parquet_resource_name(ts.name) else "csv"
+        wanted, given = resource_schema(ts, fmt), r.get("schema")
+        if given != wanted:
+            out.append(failed(check, ts.name, f"resource {r.get('name')!r}: the Table Schema in datapackage.json "
+                              f"is not the one of schemas/{ts.name}.json ({_schema_difference(given, wanted)}); "
+                              "a release is checked against schemas/, so it must describe itself by it.",
+                              label=str(r.get("name")), field="schema", expected="schemas/" + ts.name + ".json",
+                              actual=_schema_difference(given, wanted)))
+    return out or [passed(check, ts.name)]
+
+
+def _schema_difference(given: Any, wanted: dict[str, Any]) -> str:
+    """The first difference, said briefly: a key, a field, or a property of a field."""
+    if not isinstance(given, dict):
+        return f"it is a {type(given).__name__}, not a schema"
+    for key in wanted.keys() | given.keys():
+        if key == "fields" or given.get(key) == wanted.get(key):
+            continue
+        return f"{key} is {str(given.get(key))[:100]}, schemas/ says {str(wanted.get(key))[:100]}"
+    fields = given.get("fields") if isinstance(given.get("fields"), list) else []
+    names = [f.get("name") if isinstance(f, dict) else f for f in fields]
+    if names != [f["name"] for f in wanted["fields"]]:
+        return f"fields are {', '.join(map(str, names))[:200]}"
+    for f, w in zip(fields, wanted["fields"]):
+        for prop in w.keys() | f.keys():
+            if f.get(prop) != w.get(prop):
+                return f"field {w['name']}: {prop} is {str(f.get(prop))[:100]}, schemas/ says {str(w.get(prop))[:100]}"
+    return "they differ"
+
+
 def descriptor_entry(package: dict[str, Any], key: str) -> dict[str, Any]:
     """The first object of a list property of datapackage.json (sources, licenses), or {}: the checks
     do not test these, so a release that passes may still give them in another shape."""
@@ -182,7 +289,7 @@ def descriptor_entry(package: dict[str, Any], key: str) -> dict[str, Any]:
 def validate_release(path: Path) -> Report:
     """Re-validate a published release from its files: integrity, types, keys and invariants."""
     root, package = release_descriptor(path)
-    report = Report()
+    report = Report(descriptor_results(package))
     csv_tables: Tables = {}
     files: dict[str, bytes] = {}  # each file read once: the bytes hashed are the bytes parsed
     for resource in package.get("resources", []):
@@ -258,14 +365,16 @@ def read_csv(ts: schemas.TableSchema, data: bytes, path: str) -> tuple[pl.DataFr
     typed = text.with_columns(_cast(f["name"], f["type"]) for f in ts.fields)
     # A cell is bad when it has text but no value of its type (row numbers from the mask itself, so a
     # column of the file named like a helper column cannot get in the way).
-    out = []
+    out, more = [], 0
     for f in ts.fields:
         name = f["name"]
-        for i in ((text[name] != "") & typed[name].is_null()).arg_true().to_list():
+        bad = ((text[name] != "") & typed[name].is_null()).arg_true()
+        more += max(0, len(bad) - (MAX_FAILURES - len(out)))
+        for i in bad.head(max(0, MAX_FAILURES - len(out))).to_list():
             value = text[name][i]
             out.append(failed(check, ts.name, f"row {i + 1}, {name}: 「{value}」 is not a valid {f['type']}.",
                               label=f"row {i + 1}", field=name, expected=f["type"], actual=value))
-    return typed, out or [passed(check, ts.name)]
+    return typed, (out + _more(check, ts.name, more)) if out else [passed(check, ts.name)]
 
 
 def _cast(name: str, kind: str) -> pl.Expr:
@@ -349,6 +458,9 @@ FAMILIES: dict[str, Callable[..., Any]] = {
     "types": read_csv,
     "files": validate_release,
     "parquet_matches_csv": _parquet_matches,
+    "resources": descriptor_results,  # datapackage.resources
+    "descriptor_schema": descriptor_results,
+    "formula_cells": formula_results,
 }
 
 
