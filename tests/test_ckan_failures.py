@@ -7,14 +7,14 @@ two failure shapes cannot be provoked from a real CKAN on demand, so a stub answ
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from conftest import run_etl
+from loopback import serving
 
 
 class _Portal(BaseHTTPRequestHandler):
@@ -47,12 +47,8 @@ class _Portal(BaseHTTPRequestHandler):
 @pytest.fixture
 def portal() -> Iterator[tuple[str, type[_Portal]]]:
     handler = type("Portal", (_Portal,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    server.shutdown()
-    server.server_close()
+    with serving(handler) as url:
+        yield url, handler
 
 
 @pytest.mark.parametrize("mode", ["500", "timeout"])

@@ -8,15 +8,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import requests
 from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
+from loopback import serving
 
 from etl.portal.ckan import edition_name
 from etl.report.text import render
@@ -340,14 +340,8 @@ def failing_once(target: str, action: str, after: bool) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Proxy) as url:
+        yield url
     assert failed, f"{action} was never called"
 
 

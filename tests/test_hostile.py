@@ -11,10 +11,13 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import DATASET, REAL, REPO, VERSION, snapshot
+from loopback import serving
 
 from etl.cli import main
 
@@ -99,34 +102,27 @@ def test_a_release_file_that_is_a_hard_link_is_refused(capfd, release: Path, tmp
 # ── row 11: a descriptor naming a URL ────────────────────────────────────────────────────
 
 
-class _Counter:
-    """A loopback listener that counts the requests it gets (and answers `{}`)."""
+@contextmanager
+def counting() -> Iterator[tuple[str, list[str]]]:
+    """(URL, paths requested) of a loopback listener that counts the requests it gets (answering `{}`)."""
+    from http.server import BaseHTTPRequestHandler
 
-    def __enter__(self) -> "_Counter":
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    hits: list[str] = []
 
-        hits = self.hits = []
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                hits.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+        def log_message(self, *args: object) -> None:
+            pass
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    with serving(Handler) as url:
+        yield url, hits
 
 
 @pytest.mark.parametrize("key", ["dialect", "schema", "$ref", "$schema", "profile"])
@@ -137,12 +133,12 @@ def test_a_source_record_naming_a_url_is_refused_and_nothing_is_fetched(capfd, t
 
     doc = write_doc(tmp_path / "raw")
     manifest = doc.parent / "datapackage.json"
-    with _Counter() as listener:
+    with counting() as (url, hits):
         package = json.loads(manifest.read_text(encoding="utf-8"))
-        package["resources"][0][key] = f"{listener.url}/{key.strip('$')}.json"
+        package["resources"][0][key] = f"{url}/{key.strip('$')}.json"
         manifest.write_text(json.dumps(package, ensure_ascii=False), encoding="utf-8")
         code, text = etl(capfd, "build", "--raw", doc, "--out", tmp_path / "catalog")
-    assert code == 2 and "nothing in it is fetched" in text and listener.hits == [], (text, listener.hits)
+    assert code == 2 and "nothing in it is fetched" in text and hits == [], (text, hits)
     assert not (tmp_path / "catalog").exists()
 
 
@@ -150,17 +146,17 @@ def test_a_source_record_naming_a_url_is_refused_and_nothing_is_fetched(capfd, t
 def test_a_release_naming_a_url_is_refused_and_nothing_is_fetched(capfd, release: Path, where: str) -> None:
     """Row 11: a release whose descriptor names a URL for a schema, a dialect or its profile: exit 2 for
     validate, report and publish alike, and no request reaches the listener."""
-    with _Counter() as listener:
+    with counting() as (url, hits):
         def change(package: dict) -> None:
             if where == "package $schema":
-                package["$schema"] = f"{listener.url}/profile.json"
+                package["$schema"] = f"{url}/profile.json"
             else:
-                package["resources"][0][where.split()[1]] = f"{listener.url}/{where.split()[1]}.json"
+                package["resources"][0][where.split()[1]] = f"{url}/{where.split()[1]}.json"
         _with(release, change)
         for args in (["validate", release], ["report", release, "--html", release.parent / "p.html"]):
             code, text = etl(capfd, *args)
             assert code == 2 and "nothing in it is fetched" in text, text
-    assert listener.hits == []
+    assert hits == []
 
 
 # ── rows 1 and 2: what is validated is what is published ─────────────────────────────────
@@ -315,3 +311,16 @@ def test_a_huge_cell_is_echoed_at_most_200_characters(capfd, release: Path, tmp_
     code, text = etl(capfd, "validate", release, "--report", tmp_path / "r.json")
     assert code == 1 and "more characters)" in text, text[:3000]
     assert len(text) < 50_000 and (tmp_path / "r.json").stat().st_size < 50_000
+
+
+# ── row 5: many files, each within its limit ───────────────────────────────────────────────
+
+
+def test_a_release_whose_files_add_up_beyond_the_limit_is_refused(capfd, monkeypatch, release: Path) -> None:
+    """Row 5: 500 resources of 64 MiB (sparse files) were read whole (480 of them: 16 GB, then MemoryError). The
+    files of one release now add up to MAX_RELEASE_BYTES at most, counted as they are read: exit 2 past it."""
+    from etl.shared import safety
+
+    monkeypatch.setattr(safety, "MAX_RELEASE_BYTES", 50_000)  # the real release has 120 KB
+    code, text = etl(capfd, "validate", release)
+    assert code == 2 and "add up to more than the limit of 50000 bytes" in text, text

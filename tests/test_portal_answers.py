@@ -11,17 +11,17 @@ import base64
 import json
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loopback import serving
 
 from etl.cli import main
 from etl.portal.ckan import MAX_ANSWER_BYTES, CkanClient, PortalError, redact, token_forms
@@ -57,25 +57,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address) -> None:  # a client that went away is expected here
-        pass
-
-
 @contextmanager
 def portal(reply: Reply) -> Iterator[tuple[str, list[str]]]:
     """(URL, actions called) of a fake portal on a free loopback port, answering with `reply`."""
     handler = type("Handler", (_Handler,), {"reply": staticmethod(reply), "calls": []})
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler.calls
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as url:
+        yield url, handler.calls
 
 
 def publish(capfd, monkeypatch, release: Path, url: str, *extra: str, timeout: str = "5",

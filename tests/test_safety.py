@@ -18,10 +18,9 @@ import stat
 import struct
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,6 +29,7 @@ import pytest
 from conftest import DATASET, REAL, REPO, VERSION, run_etl, write_doc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loopback import serving
 
 from etl.cli import main
 from etl.errors import EtlError
@@ -569,14 +569,8 @@ def portal(reply=None) -> Iterator[tuple[str, list]]:
     handler = type("Portal", (_Recorder,), {"requests": _Received()})
     if reply is not None:
         handler.reply = staticmethod(reply)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler.requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as url:
+        yield url, handler.requests
 
 
 def publish(capfd, monkeypatch, release: Path, url: str) -> tuple[int, str]:

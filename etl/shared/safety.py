@@ -32,6 +32,7 @@ MAX_JSON_DEPTH = 32  # nesting of datapackage.json (the real one: 7)
 MAX_RESOURCES = 500  # resources in one release (the real one: 20)
 MAX_FIELDS = 500  # fields of one schema, columns of one CSV or Parquet file (the real maximum: 12)
 MAX_FILE_BYTES = 64 * MiB  # one CSV or Parquet file (the real largest: 10 KB)
+MAX_RELEASE_BYTES = 256 * MiB  # all files of one release together (the real one: 120 KB)
 MAX_SOURCE_BYTES = 64 * MiB  # the source document, a PDF or its text (the city's text: 15 KB)
 MAX_LINE_BYTES = 1 * MiB  # one line of a CSV file (the real longest: under 1 KB)
 MAX_ROWS = 1_000_000  # rows of one table, counted in the CSV or claimed by Parquet metadata

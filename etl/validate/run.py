@@ -292,11 +292,17 @@ def validate_release(path: Path) -> Report:
     report = Report(descriptor_results(package))
     csv_tables: Tables = {}
     files: dict[str, bytes] = {}  # each file read once: the bytes hashed are the bytes parsed
+    total = 0
     for resource in package.get("resources", []):
         data, results = integrity_results(root, resource)
         report.add(results)
         if data is not None:
             files[resource["path"]] = data
+            total += len(data)
+            if total > safety.MAX_RELEASE_BYTES:  # every file within its limit, but so many of them
+                raise safety.UnsafeRelease(f"the files of {root} add up to more than the limit of "
+                                           f"{safety.MAX_RELEASE_BYTES} bytes for one release (the limit is "
+                                           f"passed at {resource.get('path')!r}). {safety.BEYOND_LIMITS}")
     by_name = {r.get("name"): r for r in package.get("resources", [])}
     for ts in schemas.tables():
         csv_res, pq_res = by_name.get(ts.name), by_name.get(parquet_resource_name(ts.name))
