@@ -282,23 +282,38 @@ def test_numbers_and_the_real_document_are_no_formulas() -> None:
 # ── rows 7 and 8: a million bad cells, one huge cell ───────────────────────────────────────
 
 
-def test_a_million_bad_cells_are_listed_a_hundred_and_counted(capfd, release: Path, tmp_path: Path) -> None:
-    """Row 8: 1,000,000 rows with a bad integer took 97 s, 4.95 GB and 608 MB of output. Now one check lists its
-    first 100 failures and counts the rest, in the terminal and the JSON alike."""
-    from etl.validate.run import MAX_FAILURES
-
+def _bad_rows(release: Path, count: int) -> None:
+    """agreement_counts with `count` rows whose 協定数 is not a number (hashes updated)."""
     csv = release / "072036_agreement_counts.csv"
     header, first = csv.read_text(encoding="utf-8").splitlines()[:2]
     cells = first.split(",")
     at = header.lstrip("\ufeff").split(",").index("協定数")
-    rows = [",".join(cells[:at] + ["x"] + cells[at + 1:])] * 200_000
-    csv.write_text("\ufeff" + header.lstrip("\ufeff") + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    row = ",".join(cells[:at] + ["x"] + cells[at + 1:])
+    csv.write_text("\ufeff" + header.lstrip("\ufeff") + "\n" + (row + "\n") * count, encoding="utf-8")
     _rehash(release, csv.name)
+
+
+def test_a_table_of_bad_cells_is_listed_a_hundred_and_counted(capfd, release: Path, tmp_path: Path) -> None:
+    """Row 8: 1,000,000 rows with a bad integer took 97 s, 4.95 GB and 608 MB of output. Now a table has at most
+    MAX_ROWS (100,000) rows, and one check lists its first 100 failures and counts the rest, terminal and JSON."""
+    from etl.shared.safety import MAX_ROWS
+    from etl.validate.run import MAX_FAILURES
+
+    _bad_rows(release, MAX_ROWS)
     code, text = etl(capfd, "validate", release, "--report", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     types = [f for f in report["failures"] if f["check"] == "agreement_counts.types"]
-    assert code == 1 and len(types) == MAX_FAILURES + 1 and f"and {200_000 - MAX_FAILURES:,} more" in text
+    assert code == 1 and len(types) == MAX_FAILURES + 1 and f"and {MAX_ROWS - MAX_FAILURES:,} more" in text
     assert len(text) < 100_000 and (tmp_path / "r.json").stat().st_size < 1_000_000
+
+
+def test_a_table_beyond_the_row_limit_is_refused_at_once(capfd, release: Path) -> None:
+    """Row 8: a million rows are refused with exit 2 before any parser sees them (MAX_ROWS)."""
+    from etl.shared.safety import MAX_ROWS
+
+    _bad_rows(release, MAX_ROWS + 1)
+    code, text = etl(capfd, "validate", release)
+    assert code == 2 and f"more than the limit of {MAX_ROWS} rows" in text, text
 
 
 def test_a_huge_cell_is_echoed_at_most_200_characters(capfd, release: Path, tmp_path: Path) -> None:
