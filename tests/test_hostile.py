@@ -339,3 +339,53 @@ def test_a_release_whose_files_add_up_beyond_the_limit_is_refused(capfd, monkeyp
     monkeypatch.setattr(safety, "MAX_RELEASE_BYTES", 50_000)  # the real release has 120 KB
     code, text = etl(capfd, "validate", release)
     assert code == 2 and "add up to more than the limit of 50000 bytes" in text, text
+
+
+# ── row 6: a header record carried over quoted line breaks ───────────────────────────────
+
+
+@pytest.mark.parametrize("lines", [100, 400], ids=["within a line's limit", "beyond it"])
+def test_a_header_carried_over_quoted_line_breaks_is_counted_as_the_parser_sees_it(
+        capfd, release: Path, lines: int) -> None:
+    """Row 6: a header whose first line is `a,"` went on over quoted line breaks to 2 M columns (3.1 GB, 34 s;
+    7 M: polars aborted). Its columns are now counted over the whole record: exit 2 at once."""
+    csv = release / CSV
+    header = b'a,"\n' + (b'",' + b"," * 5000 + b'"\n') * lines + b'"\n1\n'
+    csv.write_bytes(header)
+    _rehash(release, CSV)
+    started = time.monotonic()
+    code, text = etl(capfd, "validate", release)
+    assert code == 2 and "header" in text and time.monotonic() - started < 10, text
+
+
+# ── rows 3 and 4: Parquet values larger than the file says ────────────────────────────────
+
+
+def _dictionary_bomb(rows: int, value_bytes: int) -> bytes:
+    """A Parquet file of `rows` rows that all point at one dictionary value of `value_bytes` bytes, without the
+    Arrow schema (so a reader decodes plain strings, each a copy)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), pa.array(["a" * value_bytes]))
+    out = io.BytesIO()
+    pq.write_table(pa.table({"v": column}), out, compression="zstd", store_schema=False)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("rows", [3000, 200])
+def test_a_parquet_dictionary_bomb_is_refused_by_its_decoded_size(rows: int) -> None:
+    """Rows 3 and 4: a few hundred bytes whose rows all point at a 1 MB dictionary string took 5.3 GB; the values
+    are now counted as they are read, a few rows at a time, and refused past MAX_DECODED_BYTES (exit 2)."""
+    from etl.shared import safety
+    from etl.validate.run import read_parquet
+
+    data = _dictionary_bomb(rows, 2**20)
+    assert len(data) < 10_000
+    if rows * 2**20 > safety.MAX_DECODED_BYTES:
+        with pytest.raises(safety.UnsafeRelease, match="once read"):
+            read_parquet(data, "bomb.parquet")
+    else:
+        assert read_parquet(data, "bomb.parquet").height == rows

@@ -39,6 +39,8 @@ MAX_ROWS = 100_000  # rows of one table, counted in the CSV or claimed by Parque
 # maximum: 107); checking that many bad rows takes about 0.5 GB, a million took 2.5 GB
 MAX_ROW_GROUPS = 10_000  # row groups of one Parquet file
 MAX_UNCOMPRESSED_BYTES = 256 * MiB  # what one Parquet file's metadata says it decompresses to
+MAX_DECODED_BYTES = 256 * MiB  # what its values take once read, counted batch by batch (the real: 10 KB)
+PARQUET_BATCH_ROWS = 64  # rows read at a time: a batch of values each as large as the file allows stays small
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -265,11 +267,26 @@ def check_csv_limits(data: bytes, what: str, path: str) -> None:
         if lines > MAX_ROWS + 1:
             raise _too_large(what, path, f"it has more than the limit of {MAX_ROWS} rows")
         start = end + 1
-    header = data[: data.find(b"\n")] if b"\n" in data else data
-    # commas outside quotes (not the csv module: it refuses a field over 128 KiB, well within a line)
-    columns = re.sub(rb'"[^"]*"', b"", header).count(b",") + 1
+    columns = _header_columns(data, what, path)
     if columns > MAX_FIELDS:
         raise _too_large(what, path, f"its header has {columns} columns, more than the limit of {MAX_FIELDS}")
+
+
+def _header_columns(data: bytes, what: str, path: str) -> int:
+    """The columns of the header record as a CSV parser sees it: a quote may carry the record over line
+    breaks (`a,"` ⏎ `",b,c,…`), so the record ends at the first line break outside quotes, and it
+    may be at most MAX_LINE_BYTES long. (Not the csv module: it refuses a field over 128 KiB.)"""
+    head = data[: MAX_LINE_BYTES + 1]
+    segments = head.split(b'"')  # outside quotes at even indexes; a doubled quote toggles twice
+    columns = 1
+    for i, segment in enumerate(segments):
+        if i % 2 == 0 and b"\n" in segment:
+            return columns + segment[: segment.index(b"\n")].count(b",")
+        columns += segment.count(b",") if i % 2 == 0 else 0
+    if len(data) > MAX_LINE_BYTES:
+        raise _too_large(what, path, f"its header record is longer than the limit of {MAX_LINE_BYTES} bytes "
+                                     "(a quote carries it over its line breaks)")
+    return columns
 
 
 def check_parquet_limits(data: bytes, what: str, path: str) -> None:
