@@ -389,3 +389,58 @@ def test_a_parquet_dictionary_bomb_is_refused_by_its_decoded_size(rows: int) -> 
             read_parquet(data, "bomb.parquet")
     else:
         assert read_parquet(data, "bomb.parquet").height == rows
+
+
+# ── row 12: PDF decompression bombs ──────────────────────────────────────────────────────
+
+
+def _pdf_bomb(inflated: int) -> bytes:
+    """A one-page PDF whose content stream inflates (FlateDecode) to `inflated` zero bytes."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    chunk = bytes(2**24)
+    stream = b"".join(packer.compress(chunk) for _ in range(inflated // len(chunk))) + packer.flush()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
+               b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Root 1 0 R /Size 5 >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+def test_a_pdf_that_inflates_beyond_the_memory_limit_is_refused(monkeypatch) -> None:
+    """Row 12: a 9 KB PDF whose page content inflates to 5 GiB took 10.7 GB (zlib is one C call). The PDF is read
+    in a child process with RLIMIT_AS: the bomb fails there, with a message, and this process stays small."""
+    import resource
+
+    from etl.errors import SourceError
+    from etl.source import pdf
+
+    monkeypatch.setattr(pdf, "MAX_MEMORY", 64 * 2**20)  # inherited by the forked child
+    bomb = _pdf_bomb(256 * 2**20)
+    assert len(bomb) < 300_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(SourceError, match="needed more than 64 MiB of memory"):
+        pdf.read_lines(bomb, "bomb.pdf")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # KiB
+
+
+def test_a_pdf_reader_that_never_returns_is_killed_at_the_deadline(monkeypatch) -> None:
+    """Row 12: the wall-clock limit holds even when the reader is stuck where no alarm reaches (inside zlib):
+    the child is killed at MAX_SECONDS (+ a grace) and the build gets a SourceError saying so."""
+    from etl.errors import SourceError
+    from etl.source import pdf
+
+    monkeypatch.setattr(pdf, "MAX_SECONDS", 0.2)
+    monkeypatch.setattr(pdf, "GRACE_SECONDS", 0.3)
+    monkeypatch.setattr(pdf, "_read_lines", lambda data, name: time.sleep(30))  # stuck, as in one C call
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="took more than 0.2 s"):
+        pdf.read_lines(b"%PDF-1.4", "stuck.pdf")
+    assert time.monotonic() - started < 5

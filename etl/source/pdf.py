@@ -27,12 +27,15 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import multiprocessing
+import resource
 import signal
 import statistics
 import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from etl.errors import SourceError
@@ -52,8 +55,80 @@ def is_pdf(data: bytes) -> bool:
     return MAGIC in data[:1024]
 
 
+MAX_MEMORY = 512 * 2**20  # bytes the reader may allocate beyond what the process already holds
+GRACE_SECONDS = 5  # past MAX_SECONDS, for the child's own alarm to say so before it is killed
+
+
 def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
-    """The document's lines, the page of each line, and the number of pages."""
+    """The document's lines, the page of each line, and the number of pages.
+
+    Read in a child process whose memory (RLIMIT_AS) and wall-clock time are bounded: a FlateDecode
+    or object-stream bomb inflates in one zlib call that no alarm interrupts, so only a process of
+    its own can be stopped in time, or kept from filling the memory."""
+    context = multiprocessing.get_context("fork")  # the child has the parser loaded already
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(send, data, name), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(MAX_SECONDS + GRACE_SECONDS):  # its own alarm says so first, unless zlib holds it
+            raise SourceError(_too_slow(name))
+        try:
+            kind, value = receive.recv()
+        except EOFError:  # killed (by the kernel, out of memory) before it could say why
+            raise SourceError(_too_big(name)) from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        receive.close()
+    if kind == "error":
+        raise SourceError(value)
+    if kind == "bug":
+        raise RuntimeError(f"reading {name} failed in its child process ({value})")
+    return value
+
+
+def _child(send, data: bytes, name: str) -> None:
+    """In the child: read the PDF within the memory limit, send back the lines or the refusal's message."""
+    try:
+        held = _address_space()
+        if held:
+            resource.setrlimit(resource.RLIMIT_AS, (held + MAX_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        send.send(("lines", _read_lines(data, name)))
+    except SourceError as exc:
+        send.send(("error", str(exc)))
+    except MemoryError:
+        send.send(("error", _too_big(name)))
+    except BaseException as exc:  # noqa: BLE001 - a bug of ours: the parent reports it as one
+        send.send(("bug", f"{type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+def _address_space() -> int:
+    """The bytes of address space this process holds (VmSize), or 0 where /proc does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _too_slow(name: str) -> str:
+    return (f"{name}: reading the PDF took more than {MAX_SECONDS} s and was stopped; the file "
+            "is damaged or not an ordinary PDF. Download the city's PDF again.")
+
+
+def _too_big(name: str) -> str:
+    return (f"{name}: reading the PDF needed more than {MAX_MEMORY // 2**20} MiB of memory and was stopped; "
+            "its compressed streams inflate far beyond any real document (a decompression bomb, or damage). "
+            "Download the city's PDF again.")
+
+
+def _read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
     pages = _pages(data, name)
     _check_mapped(pages, name)
     rows = [_rows(chars) for chars in pages]
@@ -112,17 +187,18 @@ def _pages(data: bytes, name: str) -> list[list[dict[str, Any]]]:
     except SourceError:
         raise
     except _Timeout:
-        raise SourceError(f"{name}: reading the PDF took more than {MAX_SECONDS} s and was stopped; the file "
-                          "is damaged or not an ordinary PDF. Download the city's PDF again.") from None
+        raise SourceError(_too_slow(name)) from None
     except Exception as exc:  # noqa: BLE001 - a parser of hostile input can raise anything
-        if _encrypted(exc, (PDFPasswordIncorrect, PDFEncryptionError)):
+        if _wraps(exc, (MemoryError,)) or "Unable to allocate" in str(exc):  # zlib, in the memory limit
+            raise SourceError(_too_big(name)) from None
+        if _wraps(exc, (PDFPasswordIncorrect, PDFEncryptionError)):
             raise SourceError(f"{name} is an encrypted (password-protected) PDF, so its text cannot be read. "
                               "Ask the city for the unprotected PDF as published.") from None
         raise SourceError(f"{name} is a damaged or incomplete PDF ({type(exc).__name__}: {_short(exc)}). "
                           "Download the city's PDF again; a file cut short in transfer reads like this.") from None
 
 
-def _encrypted(exc: BaseException | None, kinds: tuple[type, ...]) -> bool:
+def _wraps(exc: BaseException | None, kinds: tuple[type, ...]) -> bool:
     """Whether pdfminer's error, however pdfplumber wrapped it (as cause or first argument), is one
     of `kinds`; a few links deep at most, since a chain of exceptions can loop."""
     for _ in range(8):
