@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from conftest import DATASET, REAL, REPO, VERSION, snapshot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from loopback import serving
 
 from etl.cli import main
@@ -444,3 +448,52 @@ def test_a_pdf_reader_that_never_returns_is_killed_at_the_deadline(monkeypatch) 
     with pytest.raises(SourceError, match="took more than 0.2 s"):
         pdf.read_lines(b"%PDF-1.4", "stuck.pdf")
     assert time.monotonic() - started < 5
+
+
+# ── all rows: memory bounded, measured in the child ───────────────────────────────────────
+
+_WRAP = ("import resource, subprocess, sys\n"
+         "p = subprocess.run(sys.argv[1:], capture_output=True)\n"
+         "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
+def _hostile(kind: str, scale: int, folder: Path) -> list[str]:
+    """The etl command line for one hostile input of the given kind and size (made in `folder`)."""
+    if kind == "pdf bomb":
+        doc = folder / "koriyama-renkei-kyotei-2023-02-10.pdf"
+        doc.write_bytes(_pdf_bomb(scale * 2**28))
+        return ["build", "--raw", str(doc), "--out", str(folder / "catalog"), "--dry-run"]
+    release = folder / "release"
+    shutil.copytree(RELEASE, release)
+    if kind == "parquet bomb":
+        name = "072036_initiatives.parquet"
+        (release / name).write_bytes(_dictionary_bomb(300 * scale, 2**20))
+        data = (release / name).read_bytes()
+        _with(release, lambda p: next(r for r in p["resources"] if r["path"] == name).update(
+            {"x-bytes": len(data), "hash": "sha256:" + __import__("hashlib").sha256(data).hexdigest()}))
+    elif kind == "huge cell":
+        csv = release / CSV
+        cell = ("９" * 1000 + "\n") * (5000 * scale)
+        csv.write_text(csv.read_text(encoding="utf-8").replace(",2400,", f',"{cell}",', 1), encoding="utf-8")
+        _rehash(release, CSV)
+    elif kind == "bad rows":
+        _bad_rows(release, 25_000 * scale)
+    else:  # a header of many columns over quoted line breaks
+        (release / CSV).write_bytes(b'a,"\n' + (b'",' + b"," * 5000 + b'"\n') * (100 * scale) + b'"\n1\n')
+        _rehash(release, CSV)
+    return ["validate", str(release)]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["pdf bomb", "parquet bomb", "huge cell", "bad rows", "header columns"]),
+       scale=st.integers(1, 4))
+def test_hostile_inputs_are_checked_in_bounded_memory(tmp_path_factory, kind: str, scale: int) -> None:
+    """Every hostile input within the limits, at any size: exit 1 or 2, and the etl process (with the child that
+    reads a PDF) never passes 1 GiB of RSS, measured with getrusage of the child."""
+    args = _hostile(kind, scale, tmp_path_factory.mktemp("hostile"))
+    etl_program = Path(sys.executable).with_name("etl")
+    result = subprocess.run([sys.executable, "-c", _WRAP, str(etl_program), *args], capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    code, rss_kib = map(int, result.stdout.split())
+    assert code in (1, 2), (kind, scale, code)
+    assert rss_kib < 1024 * 1024, f"{kind} ×{scale}: {rss_kib // 1024} MiB"
