@@ -497,3 +497,48 @@ def test_hostile_inputs_are_checked_in_bounded_memory(tmp_path_factory, kind: st
     code, rss_kib = map(int, result.stdout.split())
     assert code in (1, 2), (kind, scale, code)
     assert rss_kib < 1024 * 1024, f"{kind} ×{scale}: {rss_kib // 1024} MiB"
+
+
+def _lying_footer() -> bytes:
+    """Row 4: a Parquet file of 300 MiB of strings (14 kB compressed) whose footer says 140 MB instead."""
+    import io
+    import struct
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(pa.table({"v": pa.array(["a" * 2**20] * 300)}), out, compression="zstd", use_dictionary=False,
+                   store_schema=False)
+    data = out.getvalue()
+    true = pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0).total_uncompressed_size
+
+    def varint(n: int) -> bytes:  # Thrift compact protocol: zigzag, then 7 bits a byte
+        n, b = (n << 1) ^ (n >> 63), bytearray()
+        while n > 0x7F:
+            b.append(n & 0x7F | 0x80)
+            n >>= 7
+        return bytes(b + bytes([n]))
+
+    size = struct.unpack("<I", data[-8:-4])[0]
+    footer = data[-8 - size:-8]
+    lie = 140_000_000  # within the metadata limit, and as long a varint as the truth, so the footer keeps its size
+    assert len(varint(lie)) == len(varint(true)) and footer.count(varint(true)) == 2
+    return data[:-8 - size] + footer.replace(varint(true), varint(lie)) + data[-8:]
+
+
+def test_a_parquet_footer_that_lies_about_its_size_is_caught_by_the_values(tmp_path: Path) -> None:
+    """Row 4: the footer's total_uncompressed_size said 140 MB of 300 MiB (the metadata check passed; 1.97 GB
+    were read): the values, counted as they are read, are refused past MAX_DECODED_BYTES."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from etl.shared import safety
+    from etl.validate.run import read_parquet
+
+    data = _lying_footer()
+    assert pq.ParquetFile(io.BytesIO(data)).metadata.row_group(0).column(0).total_uncompressed_size == 140_000_000
+    safety.check_parquet_limits(data, "resource 'x'", "x.parquet")  # the footer alone passes
+    with pytest.raises(safety.UnsafeRelease, match="once read"):
+        read_parquet(data, "liar.parquet")
