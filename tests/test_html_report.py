@@ -210,3 +210,23 @@ def test_a_label_the_font_lacks_is_said_not_drawn_as_tofu() -> None:
 
     shown = html_report._chart("counts_chart", ["人事", "\N{PLAYING CARD ACE OF SPADES}"], ["官"], {})
     assert "<svg" not in shown and "グラフを描けませんでした" in shown and "IPAexGothic" in shown
+
+
+@pytest.mark.parametrize("kind", ["valid", "invalid", "release"])
+def test_the_first_screen_holds_what_a_steward_decides_on(chromium, pages: dict[str, Built], kind: str) -> None:
+    """At 1280×800 the verdict, the count matrix and (when a check failed) the failure lie on the first screen;
+    no number breaks over two lines and no table is wider than the window."""
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(pages[kind].html.as_uri())
+    top = lambda selector: page.locator(selector).first.bounding_box()["y"]  # noqa: E731
+    wrapped = page.eval_on_selector_all("td.n, th.n", """els => els.filter(el => {
+        const range = document.createRange(); range.selectNodeContents(el);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        return lines.size > 1; }).map(el => el.textContent)""")  # a number whose text takes two line boxes
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    positions = {"verdict": top("#verdict"), "matrix": top("#count-matrix")}
+    if kind == "invalid":
+        positions["failure"] = top("tr.fail")
+    page.close()
+    assert all(y < 800 for y in positions.values()), positions
+    assert wrapped == [] and width <= 1280, (wrapped[:5], width)

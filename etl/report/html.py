@@ -54,8 +54,11 @@ def placed_cells(report: Report, columns: list[str]) -> set[tuple[str, str]]:
 
 def render(page: Page) -> str:
     verdict = _verdict(page)
+    # What a steward decides on comes first: the verdict and the document, the failed checks with both
+    # numbers, then the count matrix with its printed totals; the passing checks, folded by table, and
+    # the terminal's words come last.
     parts = [_head(page.title), "<body>", f"<header><h1>{e(page.title)}</h1>", _facts(page, verdict), "</header>",
-             "<main>", _terminal(page), _checks(page.report)]
+             "<main>", _failed_checks(page.report)]
     t = page.tables
     if "agreement_counts" in t and "printed_totals" in t:
         parts.append(_counts(page))
@@ -65,20 +68,21 @@ def render(page: Page) -> str:
         parts.append(_partners(page))
     if page.diff is not None:
         parts.append(_diff(page))
-    parts += ["</main>", "</body>", "</html>", ""]
+    parts += [_passing_checks(page.report), _terminal(page), "</main>", "</body>", "</html>", ""]
     return "\n".join(parts)
 
 
 CSS = """
 :root { --ok: #1a7f37; --bad: #b3261e; --mark: #fff4ce; --line: #d0d7de;
   --jp: "IPAexGothic", "Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", "Meiryo", sans-serif; }
-body { font-family: var(--jp); margin: 1.5rem auto; max-width: 62rem; padding: 0 1rem; color: #1f2328;
+body { font-family: var(--jp); margin: 1.5rem auto; max-width: 78rem; padding: 0 1rem; color: #1f2328;
   line-height: 1.5; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid var(--line); margin-top: 2rem; }
 table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
 th, td { border: 1px solid var(--line); padding: .2rem .5rem; vertical-align: top; text-align: left;
   overflow-wrap: anywhere; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th { white-space: nowrap; } details { margin: .2rem 0; } summary { cursor: pointer; }
 .ok { color: var(--ok); } .bad { color: var(--bad); font-weight: bold; }
 tr.fail td { background: #ffebe9; } td.placed { background: var(--mark); }
 .verdict { font-size: 1.2rem; padding: .3rem .6rem; border-radius: .3rem; display: inline-block; }
@@ -102,11 +106,11 @@ def _head(title: str) -> str:
 def _verdict(page: Page) -> tuple[str, bool]:
     outcome = page.report.outcome or {}
     if page.report.valid and outcome.get("exit_code", 0) == 0:
-        return "合格: every check passed", True
+        return "合格：すべての検査に合格", True
     if page.report.valid:
-        return f"公開されず: every check passed, but {outcome.get('status', 'not published')}", False
+        return f"公開されず：検査はすべて合格、ただし {outcome.get('status', 'not published')}", False
     n = len({r.check for r in page.report.failures})
-    return f"不合格: {n} check(s) failed", False
+    return f"不合格：{n} 件の検査が不合格", False
 
 
 def _facts(page: Page, verdict: tuple[str, bool]) -> str:
@@ -121,13 +125,16 @@ def _terminal(page: Page) -> str:
     return f'<section id="terminal"><h2>端末の出力</h2><pre>{e(page.terminal)}</pre></section>'
 
 
-def _checks(report: Report) -> str:
-    """Every check that ran, one row per comparison it made; failures first, so the misprint leads."""
+CHECK_HEAD = ("<thead><tr><th scope=col>検査ID</th><th scope=col>表</th><th scope=col>結果</th>"
+              "<th scope=col>対象</th><th scope=col class=n>行</th><th scope=col>期待値</th><th scope=col>実際の値</th>"
+              "<th scope=col>説明</th></tr></thead>")
+
+
+def _check_rows(report: Report, checks: list[str]) -> list[str]:
+    """One row per comparison each check made (its failures first), in the order given."""
     rows = []
-    status = report.checks()
-    for check in sorted(status, key=lambda c: status[c]):  # failed checks first, each group in run order
-        results = [r for r in report.results if r.check == check]
-        results.sort(key=lambda r: r.passed)
+    for check in checks:
+        results = sorted((r for r in report.results if r.check == check), key=lambda r: r.passed)
         for i, r in enumerate(results):
             head = (f'<td rowspan="{len(results)}"><code>{e(check)}</code></td>'
                     f'<td rowspan="{len(results)}">{e(r.table)}</td>') if i == 0 else ""
@@ -137,12 +144,34 @@ def _checks(report: Report) -> str:
                         f"<td>{mark}</td><td>{e(r.label)}</td><td class=n>{e(r.line)}</td>"
                         f"<td>{e(_value(r.expected))}</td><td>{e(_value(r.actual))}</td>"
                         f'<td>{e(r.message)}</td></tr>')
-    failed = sum(not ok for ok in report.checks().values())
-    return ('<section id="checks"><h2>検査（checks）</h2>'
-            f"<p>{len(report.checks())} checks ran, {len(report.checks()) - failed} passed, {failed} failed.</p>"
-            "<table><thead><tr><th>check</th><th>table</th><th></th><th>対象</th><th>行 (line)</th>"
-            "<th>期待 (expected)</th><th>実際 (actual)</th><th>message</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table></section>")
+    return rows
+
+
+def _failed_checks(report: Report) -> str:
+    """The failed checks, each with both numbers and the line: what the steward must act on."""
+    status = report.checks()
+    failed = [c for c, ok in status.items() if not ok]
+    summary = f"{len(status)} 件の検査のうち {len(status) - len(failed)} 件に合格、{len(failed)} 件が不合格。"
+    if not failed:
+        return f'<section id="checks-failed"><h2>不合格の検査</h2><p>なし。{e(summary)}</p></section>'
+    return ('<section id="checks-failed"><h2>不合格の検査</h2>'
+            f"<p>{e(summary)}</p><table class=checks>{CHECK_HEAD}<tbody>"
+            + "".join(_check_rows(report, failed)) + "</tbody></table></section>")
+
+
+def _passing_checks(report: Report) -> str:
+    """The checks that passed, folded by table, with their count in each summary line."""
+    status = report.checks()
+    by_table: dict[str, list[str]] = {}
+    for check, ok in status.items():
+        if ok:
+            table = next(r.table for r in report.results if r.check == check)
+            by_table.setdefault(table, []).append(check)
+    groups = "".join(
+        f"<details><summary><code>{e(table)}</code>：{len(checks)} 件の検査に合格</summary>"
+        f"<table class=checks>{CHECK_HEAD}<tbody>{''.join(_check_rows(report, checks))}</tbody></table></details>"
+        for table, checks in by_table.items())
+    return f'<section id="checks"><h2>合格した検査（表ごと）</h2>{groups or "<p>なし。</p>"}</section>'
 
 
 def _value(v: Any) -> str:
@@ -305,17 +334,17 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     """The report of one `etl build`: whatever it got to (no tables when the input was refused)."""
     from etl.shared import schemas
 
-    facts = {"dataset": schemas.package_metadata()["name"]}
+    facts = {"データセット": schemas.package_metadata()["name"]}
     if dataset is not None:
-        facts |= {"version": version or dataset.as_of, "時点 (as of)": dataset.as_of,
+        facts |= {"版": version or dataset.as_of, "時点": dataset.as_of,
                   "年度": str(dataset.fiscal_year or ""), "資料": dataset.title}
-    facts["source"] = str(source)
-    facts["sha256"] = _source_hash(Path(source))
+    facts["入力ファイル"] = str(source)
+    facts["SHA-256"] = _source_hash(Path(source))
     outcome = report.outcome or {}
-    facts["outcome"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
+    facts["結果"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
     tables = dataset.tables if dataset is not None else {}
     columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
-    return Page(report, f"{facts['dataset']} ビルドレポート", facts, terminal, tables,
+    return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
                 placed=placed_cells(report, columns))
 
 
@@ -353,10 +382,10 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
             if frame is not None and all(r.passed for r in results):
                 tables[ts.name] = frame  # a damaged table is shown by its failures, not drawn
     source = descriptor_entry(package, "sources")
-    facts = {"dataset": package.get("name", ""), "version": package.get("version", ""),
-             "時点 (as of)": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
+    facts = {"データセット": package.get("name", ""), "版": package.get("version", ""),
+             "時点": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
              "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere
-    page = Page(report, f"{facts['dataset']} {facts['version']} リリースレポート", facts, terminal(report), tables)
+    page = Page(report, f"{facts['データセット']} {facts['版']} リリースレポート", facts, terminal(report), tables)
     if against is not None:
         from etl.release.diff import diff_releases
 
