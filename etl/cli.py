@@ -136,12 +136,12 @@ def _write_report(report, path: Path | None) -> bool:
     return True
 
 
-def _outputs_missing(command: str, missing: list[str]) -> int:
+def _outputs_missing(command: str, missing: list[str], code: int = EXIT_PUBLISH) -> int:
     """Exit 3: the data was valid (and, for a build, published), but an output a pipeline asked for is
-    not there; it must not take the run for complete."""
-    print(f"etl {command}: {' and '.join(missing)} could not be written (see above); exiting with 3 so that a "
-          "pipeline does not look for it.", file=sys.stderr)
-    return EXIT_PUBLISH
+    not there; it must not take the run for complete. (Invalid data keeps its exit 1.)"""
+    print(f"etl {command}: {' and '.join(missing)} could not be written (see above); exiting with {code} so that "
+          "a pipeline does not look for it.", file=sys.stderr)
+    return code
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -289,8 +289,8 @@ def _report(args: argparse.Namespace) -> int:
     page = html_report.release_page(args.release, args.against)
     written = _write_html(page, args.html)
     print(page.terminal)
-    if not written:
-        return _outputs_missing("report", [f"--html {args.html}"])
+    if not written:  # 3 is for valid data with an output missing; invalid data stays 1
+        return _outputs_missing("report", [f"--html {args.html}"], EXIT_PUBLISH if page.report.valid else EXIT_INVALID)
     print(f"wrote {args.html}")
     return EXIT_OK if page.report.valid else EXIT_INVALID
 

@@ -542,3 +542,77 @@ def test_a_parquet_footer_that_lies_about_its_size_is_caught_by_the_values(tmp_p
     safety.check_parquet_limits(data, "resource 'x'", "x.parquet")  # the footer alone passes
     with pytest.raises(safety.UnsafeRelease, match="once read"):
         read_parquet(data, "liar.parquet")
+
+
+# ── found by review: what a descriptor may still say, and odd inputs ─────────────────────
+
+
+@pytest.mark.parametrize("change", [{"encoding": "shift_jis"}, {"dialect": {"delimiter": ";", "header": False}},
+                                    {"mediatype": "text/plain"}])
+def test_a_resource_read_otherwise_than_it_was_checked_is_refused(capfd, release: Path, change: dict) -> None:
+    """A descriptor giving a table another encoding, a dialect or another mediatype (frictionless then reads other
+    data than etl validate checked) fails datapackage.resources: exit 1."""
+    _with(release, lambda p: next(r for r in p["resources"] if r["name"] == "agreement_counts").update(change))
+    code, text = etl(capfd, "validate", release)
+    assert code == 1 and "datapackage.resources" in text and next(iter(change)) in text, text
+
+
+@pytest.mark.parametrize("damage", ["$schema an object", "fields as names"])
+def test_a_strange_descriptor_is_a_clear_refusal(capfd, release: Path, damage: str) -> None:
+    """`"$schema": {}` and a schema whose fields are bare names: exit 2 or 1 with a message, no internal error."""
+    def change(package: dict) -> None:
+        if damage == "$schema an object":
+            package["$schema"] = {}
+        else:
+            schema = package["resources"][0]["schema"]
+            schema["fields"] = [f["name"] for f in schema["fields"]]
+    _with(release, change)
+    code, text = etl(capfd, "validate", release)
+    assert code in (1, 2) and ("fetch" in text or "descriptor_schema" in text), text
+
+
+def test_a_quote_inside_a_header_field_is_text(capfd, release: Path) -> None:
+    """A quote in the middle of a field opens nothing (as for polars): `a,b"` then 200,000 commas is counted as
+    200,001 columns and refused, not read into a frame of that many columns."""
+    (release / CSV).write_bytes(b'a,b"' + b",x" * 200_000 + b'\n"\n' + b"1\n" * 60)
+    _rehash(release, CSV)
+    code, text = etl(capfd, "validate", release)
+    assert code == 2 and "columns, more than the limit" in text, text
+
+
+def test_an_unreadable_source_path_is_a_source_error(capfd, tmp_path: Path) -> None:
+    """A name too long for the file system (or any error opening it): exit 2 with the reason, no internal error."""
+    code, text = etl(capfd, "build", "--raw", tmp_path / ("x" * 300 + ".txt"), "--out", tmp_path / "c", "--dry-run")
+    assert code == 2 and "cannot be read (File name too long)" in text, text
+
+
+def test_report_of_an_invalid_release_whose_page_cannot_be_written_is_exit_1(capfd, release: Path,
+                                                                             tmp_path: Path) -> None:
+    """Exit 3 is for valid data with an output missing: an invalid release stays exit 1, the file still named."""
+    _with(release, lambda p: p["resources"][0].update(hash="sha256:" + "0" * 64))
+    code, text = etl(capfd, "report", release, "--html", tmp_path / "no-such-folder" / "p.html")
+    assert code == 1 and "--html" in text and "could not be written" in text, text
+
+
+def test_find_knows_only_the_release_s_tables() -> None:
+    """find() answers for ids of real tables only."""
+    from etl.validate.run import find
+
+    assert find("initiatives.schema").__name__ == "schema_results"
+    with pytest.raises(KeyError):
+        find("nosuch.schema")
+
+
+def test_the_pdf_reader_stays_within_a_hard_memory_limit_set_from_outside() -> None:
+    """Under `ulimit -v` (a hard RLIMIT_AS), the reader's child sets its own limit within it, not above (which
+    failed with ValueError for every PDF)."""
+    code = ("import resource, sys\n"
+            "from etl.source import pdf\n"
+            "held = pdf._address_space()\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (held + 300 * 2**20, held + 300 * 2**20))\n"
+            "try:\n"
+            "    pdf.read_lines(b'%PDF-1.4 not really', 'x.pdf')\n"
+            "except Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.startswith("SourceError") and "damaged" in out, out

@@ -353,3 +353,53 @@ def test_only_the_fields_etl_publish_reads_are_kept_of_an_answer() -> None:
         kept = CkanClient(url, TOKEN, timeout=5).package("n")
     assert "junk" not in json.dumps(kept) and len(json.dumps(kept)) < 1000
     assert [r["id"] for r in kept["resources"]] == ["r0", "r1", "r2"] and kept["organization"]["name"] == "koriyama"
+
+
+def test_the_token_in_a_redirect_or_across_a_cut_is_not_printed(capfd, monkeypatch, published: Path) -> None:
+    """Found by review: a redirect to a URL holding the token, and an error text so long that the token stands
+    across the 2,000-character cut, printed (part of) it. Both are masked before anything is cut."""
+    def redirect(handler: _Handler, action: str) -> None:
+        handler.read_body()
+        handler.send_response(302)
+        handler.send_header("Location", f"https://elsewhere.example/echo/{TOKEN}")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    with portal(redirect) as (url, _):
+        code, text = publish(capfd, monkeypatch, published, url)  # publish() asserts no form of the token shows
+    assert code == 3 and "elsewhere.example/echo/***" in text, text
+    message = "x" * 1990 + TOKEN
+    body = json.dumps({"success": False, "error": {"message": message}}).encode()
+    with portal(_every_call(409, "application/json", body)) as (url, _):
+        code, text = publish(capfd, monkeypatch, published, url)
+    assert code == 3 and TOKEN[:10] not in text, text
+
+
+@pytest.mark.parametrize("token", ["トークン", "abc.def.ghi\r", " abc.def.ghi"])
+def test_a_token_that_is_not_a_token_is_said_so(capfd, monkeypatch, published: Path, token: str) -> None:
+    """A token with a non-ASCII character (the README's …), a trailing CR or a space: exit 2 naming the variable,
+    before any call (it was an internal error, or 'cannot be reached')."""
+    with portal(_every_call(*NOT_FOUND)) as (url, calls):
+        monkeypatch.setenv("CKAN_API_TOKEN", token)
+        capfd.readouterr()
+        code = main(["publish", str(published), "--ckan", url, "--organization", "koriyama"])
+        _, err = capfd.readouterr()
+    assert code == 2 and "CKAN_API_TOKEN" in err and calls == [], err
+
+
+@pytest.mark.parametrize("answer", ["editions not JSON", "a dataset without id"])
+def test_a_portal_dataset_of_another_shape_is_exit_3_or_handled(capfd, monkeypatch, published: Path,
+                                                                answer: str) -> None:
+    """An `editions` extra edited by hand, or a dataset without an id: no internal error."""
+    def reply(handler: _Handler, action: str) -> None:
+        if action == "package_show" and answer == "a dataset without id":
+            dataset = {"name": "x", "resources": []}
+        elif action == "package_show":
+            dataset = {"id": "d", "name": "x", "resources": [], "extras": [{"key": "editions", "value": "{oops"}]}
+        else:
+            dataset = {"id": f"{action}-1", "resources": [], "extras": []}
+        handler.answer(200, "application/json", json.dumps({"success": True, "result": dataset}).encode())
+
+    with portal(reply) as (url, _):
+        code, text = publish(capfd, monkeypatch, published, url)  # publish() asserts no internal error
+    assert code in (0, 3), text

@@ -138,7 +138,7 @@ class CkanClient:
             if isinstance(error, dict) and error.get("__type") == "Not Found Error" and action == "package_show":
                 raise LookupError(action)
             raise PortalError(f"{action}: the portal refused it (HTTP {status}): "
-                              f"{self._redacted(_error_text(error))}")
+                              f"{self._redacted(_error_text(error))[:2000]}")
         if not isinstance(body.get("result"), dict):
             raise PortalError(f"{action}: the portal answered HTTP {status} with success but no result object; "
                               "it does not speak CKAN's Action API as etl publish expects.")
@@ -158,8 +158,9 @@ class CkanClient:
                                    stream=True) as response:
                 if response.is_redirect:
                     target = urlsplit(response.headers.get("Location", ""))
+                    where = self._redacted(f"{target.scheme}://{target.netloc}{target.path}")[:300]
                     raise PortalError(f"{action}: the portal answered HTTP {response.status_code}, a redirect to "
-                                      f"{target.scheme}://{target.netloc}{target.path}; etl publish follows no "
+                                      f"{where}; etl publish follows no "
                                       "redirect, so that the API token is sent to the --ckan URL only. Pass the "
                                       "portal's final address (e.g. https://…) as --ckan.")
                 content = b""
@@ -190,7 +191,7 @@ class CkanClient:
         if not isinstance(body, dict):
             raise PortalError(f"{action}: the portal answered HTTP {status} with JSON that is not an Action API "
                               f"answer (a {type(body).__name__}, not an object): "
-                              f"{self._redacted(json.dumps(body, ensure_ascii=False)[:200])}")
+                              f"{self._redacted(json.dumps(body, ensure_ascii=False))[:200]}")
         return body
 
     def _redacted(self, text: str) -> str:
@@ -250,8 +251,17 @@ PACKAGE_KEYS = ("id", "name", "title", "notes", "owner_org", "license_id", "vers
 
 
 def _kept(package: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields of a dataset that etl publish reads: an answer may hold anything else, none is kept."""
+    """Only the fields of a dataset that etl publish reads: an answer may hold anything else, none is kept.
+    PortalError when the answer is not shaped like a CKAN dataset."""
+    if not isinstance(package.get("id"), str):
+        raise PortalError("the portal answered with a dataset without an id; it does not speak CKAN's Action API "
+                          "as etl publish expects.")
     out = {k: package[k] for k in PACKAGE_KEYS if k in package}
+    for key in ("extras", "tags"):  # lists of objects in CKAN; anything else is left out
+        if key in out:
+            out[key] = [x for x in out[key] if isinstance(x, dict)] if isinstance(out[key], list) else []
+    out["extras"] = [x for x in out.get("extras", []) if isinstance(x.get("key"), str)]
+    out["tags"] = [x for x in out.get("tags", []) if isinstance(x.get("name"), str)]
     org = package.get("organization")
     if isinstance(org, dict):
         out["organization"] = {k: org.get(k) for k in ("id", "name")}
@@ -262,14 +272,25 @@ def _kept(package: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kept_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(resource.get("id"), str):
+        raise PortalError("the portal answered with a resource without an id; it does not speak CKAN's Action API "
+                          "as etl publish expects.")
     return {k: resource[k] for k in (*LINKED, "id", "datastore_active", "datastore_hash") if k in resource}
 
 
 def _error_text(error: Any) -> str:
     if not isinstance(error, dict):
-        return str(error)[:500] if error else "no error given"
+        return str(error) if error else "no error given"  # redacted, then cut, by the caller
     parts = [f"{k}: {v}" for k, v in error.items() if k != "__type"]
-    return "; ".join(parts)[:2000] or error.get("__type", "unknown error")
+    return "; ".join(parts) or str(error.get("__type", "unknown error"))
+
+
+def check_token(token: str) -> None:
+    """An API token is printable ASCII: a line break or a character HTTP headers cannot carry is a copy
+    mistake (a CRLF file, the README's placeholder …), said as such rather than as an unreachable portal."""
+    if not token.isascii() or not token.isprintable() or token != token.strip():
+        raise UsageError("CKAN_API_TOKEN holds a space, a line break or a character that is not ASCII: copy "
+                         "the token itself (the portal's user page shows it) into the variable.")
 
 
 def check_portal_url(url: str, insecure: bool = False) -> None:
@@ -303,6 +324,7 @@ def publish_release(release: Path, url: str, organization: str, token: str,
                     insecure: bool = False) -> PublishSummary:
     """Create or update the edition's dataset and the stable one from one validated release; idempotent."""
     check_portal_url(url, insecure)
+    check_token(token)
     timeout, deadline = _seconds("ETL_CKAN_TIMEOUT", 60), _seconds("ETL_CKAN_DEADLINE", 1800)
     root, package = release_descriptor(release)
     report = validate_release(root)
@@ -576,6 +598,7 @@ def _links(stable: dict[str, Any], resources: dict[str, dict[str, Any]]) -> list
     wanted = []
     for path, resource in resources.items():
         fields = {k: resource[k] for k in LINKED if resource.get(k) is not None}
+        fields["release_path"] = path  # the file it is, whether or not the portal echoed the field back
         if path in have:
             fields["id"] = have[path]["id"]
         wanted.append(fields)
@@ -591,7 +614,11 @@ def _stable_extras(newest: dict[str, Any] | None, extras: dict[str, str], editio
     out = dict(extras)
     if newest is not None:
         out.update({e["key"]: e["value"] for e in _package_fields(newest, "")["extras"]})
-    listed = json.loads(extras.get("editions") or "{}")
+    try:  # the extra may have been edited by hand on the portal
+        listed = json.loads(extras.get("editions") or "{}")
+    except ValueError:
+        listed = {}
+    listed = listed if isinstance(listed, dict) else {}
     listed[version or (newest or {}).get("version", "")] = edition
     out["editions"] = json.dumps(dict(sorted(listed.items())), ensure_ascii=False)
     return [{"key": k, "value": v} for k, v in out.items()]

@@ -65,7 +65,14 @@ def shown(text: str, limit: int | None = MAX_SHOWN, newlines: bool = False) -> s
 
 
 def _value(value: Any) -> Any:
-    return shown(value) if isinstance(value, str) else value
+    """A value a check quotes, shown safely; a long list (e.g. the columns of a damaged file) is cut too."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, (list, tuple)) and len(value) > 20:
+        return [_value(v) for v in value[:20]] + [f"… and {len(value) - 20} more"]
+    if isinstance(value, (list, tuple)):
+        return [_value(v) for v in value]
+    return value
 
 
 def passed(check: str, table: str, label: str = "", expected: Any = None, actual: Any = None,

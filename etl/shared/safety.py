@@ -231,7 +231,7 @@ def check_no_remote_references(package: dict[str, Any], what: str) -> None:
         for key, value in children:
             at = f"{where}/{key}"
             if key == "$ref" or (key in ("schema", "dialect") and isinstance(value, str)) \
-                    or (key == "$schema" and value not in PROFILES) \
+                    or (key == "$schema" and (not isinstance(value, str) or value not in PROFILES)) \
                     or (key == "profile" and isinstance(value, str) and value not in V1_PROFILES | PROFILES):
                 raise UnsafeRelease(f"{what} is refused: {at} is {str(value)[:200]!r}, which a reader would fetch "
                                     "or open; a descriptor gives its schemas and dialects inline, and nothing "
@@ -273,19 +273,31 @@ def check_csv_limits(data: bytes, what: str, path: str) -> None:
 
 
 def _header_columns(data: bytes, what: str, path: str) -> int:
-    """The columns of the header record as a CSV parser sees it: a quote may carry the record over line
-    breaks (`a,"` ⏎ `",b,c,…`), so the record ends at the first line break outside quotes, and it
-    may be at most MAX_LINE_BYTES long. (Not the csv module: it refuses a field over 128 KiB.)"""
-    head = data[: MAX_LINE_BYTES + 1]
-    segments = head.split(b'"')  # outside quotes at even indexes; a doubled quote toggles twice
-    columns = 1
-    for i, segment in enumerate(segments):
-        if i % 2 == 0 and b"\n" in segment:
-            return columns + segment[: segment.index(b"\n")].count(b",")
-        columns += segment.count(b",") if i % 2 == 0 else 0
+    """The columns of the header record as a CSV parser sees it: a field that starts with a quote runs
+    to its closing quote, line breaks included (`a,"` ⏎ `",b,c,…`), so the record ends at the first
+    line break outside such a field, and it may be at most MAX_LINE_BYTES long. A quote inside a
+    field is text, as for polars. (Not the csv module: it refuses a field over 128 KiB.)"""
+    head, i, columns = data[: MAX_LINE_BYTES + 1], 0, 1
+    newline = head.find(b"\n")
+    while True:
+        if head[i:i + 1] == b'"':  # a quoted field: to the closing quote (a doubled one is text)
+            close = head.find(b'"', i + 1)
+            while close != -1 and head[close + 1:close + 2] == b'"':
+                close = head.find(b'"', close + 2)
+            if close == -1:
+                break  # the quote runs past the head: the record is longer than a line may be
+            i = close + 1
+            if newline != -1 and newline < i:
+                newline = head.find(b"\n", i)
+        comma = head.find(b",", i)
+        if newline != -1 and (comma == -1 or newline < comma):
+            return columns  # the header record ends here
+        if comma == -1:
+            break
+        columns, i = columns + 1, comma + 1
     if len(data) > MAX_LINE_BYTES:
         raise _too_large(what, path, f"its header record is longer than the limit of {MAX_LINE_BYTES} bytes "
-                                     "(a quote carries it over its line breaks)")
+                                     "(a quoted field carries it over its line breaks)")
     return columns
 
 

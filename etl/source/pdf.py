@@ -68,8 +68,10 @@ def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...]
     context = multiprocessing.get_context("fork")  # the child has the parser loaded already
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(send, data, name), daemon=True)
-    child.start()
-    send.close()
+    try:
+        child.start()
+    finally:
+        send.close()
     try:
         if not receive.poll(MAX_SECONDS + GRACE_SECONDS):  # its own alarm says so first, unless zlib holds it
             raise SourceError(_too_slow(name))
@@ -92,9 +94,10 @@ def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...]
 def _child(send, data: bytes, name: str) -> None:
     """In the child: read the PDF within the memory limit, send back the lines or the refusal's message."""
     try:
-        held = _address_space()
-        if held:
-            resource.setrlimit(resource.RLIMIT_AS, (held + MAX_MEMORY, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        held, hard = _address_space(), resource.getrlimit(resource.RLIMIT_AS)[1]
+        if held:  # within a hard limit set from outside (ulimit -v), which a process may not raise
+            soft = held + MAX_MEMORY if hard == resource.RLIM_INFINITY else min(held + MAX_MEMORY, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         send.send(("lines", _read_lines(data, name)))
     except SourceError as exc:
         send.send(("error", str(exc)))

@@ -76,16 +76,18 @@ def read_bytes(path: Path) -> bytes:
 
     Opened without blocking and checked with fstat before anything is read: a named pipe would
     hold the build for ever and /dev/zero would fill the memory."""
-    if not path.exists():
-        raise SourceError(f"{path}: no such file. Pass the path of a source document (raw/*.pdf or raw/*.txt).")
-    if path.is_dir():
-        raise SourceError(f"{path} is a folder, not a source document. Pass the .pdf or .txt file itself.")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file. Pass the path of a source document (raw/*.pdf or raw/*.txt).") \
+            from None
+    except OSError as exc:  # a name too long, no permission, a loop of links …
         raise SourceError(f"{path}: cannot be read ({exc.strerror}).") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):  # checked on the descriptor: a folder cannot be wrapped as a file
+        os.close(fd)
+        raise SourceError(f"{path} is a folder, not a source document. Pass the .pdf or .txt file itself.")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise SourceError(f"{path} is not a regular file (a named pipe, a socket or a device); pass the "
                               ".pdf or .txt file itself.")

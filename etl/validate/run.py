@@ -237,11 +237,35 @@ def descriptor_results(package: dict[str, Any]) -> list[CheckResult]:
             out.append(failed(check, "datapackage", f"resource {name!r} is {path!r} ({r.get('format')}); the "
                               f"release's {fmt} copy of {ts.name} is {wanted!r}.", label=str(name), field="path",
                               expected=wanted, actual=path))
+            continue
+        out.extend(_reading_properties(check, r, fmt))
     if not out:
         out.append(passed(check, "datapackage", expected=len(expected), actual=len(resources)))
     for ts in schemas.tables():
         out.extend(_descriptor_schema(ts, [r for r in resources if r.get("name") in
                                            (ts.name, parquet_resource_name(ts.name))]))
+    return out
+
+
+# How a release's resources are read, as etl.release.publish writes them; any other property (a dialect,
+# another encoding) would make a reader see other data than the data that was checked.
+_READING = {"csv": {"type": "table", "mediatype": "text/csv", "encoding": "utf-8"},
+            "parquet": {"type": "table", "mediatype": "application/parquet"}}
+_DESCRIBING = {"name", "path", "format", "title", "description", "bytes", "x-bytes", "hash", "schema"}
+
+
+def _reading_properties(check: str, r: dict[str, Any], fmt: str) -> list[CheckResult]:
+    out = []
+    for key, value in _READING[fmt].items():
+        if r.get(key) != value:
+            out.append(failed(check, "datapackage", f"resource {r.get('name')!r}: {key} is {r.get(key)!r}; the "
+                              f"release writes {value!r}, and it was checked so.", label=str(r.get("name")),
+                              field=key, expected=value, actual=r.get(key)))
+    for key in sorted(set(r) - _DESCRIBING - set(_READING[fmt])):
+        out.append(failed(check, "datapackage", f"resource {r.get('name')!r} has the property {key!r}, which a "
+                          "release does not write and a reader would apply (so it would read other data than "
+                          "was checked).", label=str(r.get("name")), field=key, expected="absent",
+                          actual=str(r.get(key))))
     return out
 
 
@@ -272,6 +296,8 @@ def _schema_difference(given: Any, wanted: dict[str, Any]) -> str:
     if names != [f["name"] for f in wanted["fields"]]:
         return f"fields are {', '.join(map(str, names))[:200]}"
     for f, w in zip(fields, wanted["fields"]):
+        if not isinstance(f, dict):
+            return f"field {w['name']} is {str(f)[:100]}, not a field description"
         for prop in w.keys() | f.keys():
             if f.get(prop) != w.get(prop):
                 return f"field {w['name']}: {prop} is {str(f.get(prop))[:100]}, schemas/ says {str(w.get(prop))[:100]}"
@@ -493,6 +519,7 @@ def find(check_id: str) -> Callable[..., Any]:
         return source_result
     table, _, kind = check_id.partition(".")
     kind = kind.split(".")[0]
-    if table and kind in FAMILIES:
+    tables = {"datapackage"} | {n for ts in schemas.tables() for n in (ts.name, parquet_resource_name(ts.name))}
+    if table in tables and kind in FAMILIES:
         return FAMILIES[kind]
     raise KeyError(f"no check is named {check_id}")
