@@ -398,9 +398,6 @@ def _files(root: Path, package: dict[str, Any]) -> list[tuple[str, dict[str, Any
         if r.get("format") not in FORMATS:  # only the release's own tables are published
             raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has format {r.get('format')!r}; "
                                  f"a release holds only {', '.join(FORMATS)} files and datapackage.json.")
-        if not isinstance(r.get("schema"), dict) or not isinstance(r.get("hash"), str):
-            raise InvalidRelease(f"resource {r.get('name')!r} ({r.get('path')!r}) has no table schema or no hash in "
-                                 "datapackage.json; a release describes every file it holds.")
         fmt, mediatype = FORMATS[r["format"]]
         out.append((r["path"], {
             "name": f"{r['path']} ({version})",

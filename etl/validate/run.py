@@ -209,13 +209,16 @@ def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
     return root, package
 
 
-def descriptor_results(package: dict[str, Any]) -> list[CheckResult]:
-    """`datapackage.resources`: the release holds the schema's tables, each resource named once and at its
-    file, and nothing else. `<table>.descriptor_schema`: the Table Schema that datapackage.json embeds for
+def descriptor_results(package: dict[str, Any],
+                       table_schemas: list[schemas.TableSchema] | None = None) -> list[CheckResult]:
+    """`datapackage.resources`: the release holds the schema's tables (those of a release unless
+    `table_schemas` says which), each resource named once and at its file, read as it was written,
+    and nothing else. `<table>.descriptor_schema`: the Table Schema that datapackage.json embeds for
     a table's CSV and Parquet copies is the one of schemas/ (fields, types, constraints, keys)."""
     check, out = "datapackage.resources", []
+    table_schemas = schemas.tables() if table_schemas is None else table_schemas
     resources = [r for r in package.get("resources", []) if isinstance(r, dict)]
-    expected = {name: (ts, fmt) for ts in schemas.tables() for name, fmt in
+    expected = {name: (ts, fmt) for ts in table_schemas for name, fmt in
                 ((ts.name, "csv"), (parquet_resource_name(ts.name), "parquet"))}
     names = [r.get("name") for r in resources]
     for name in dict.fromkeys(n for n in names if names.count(n) > 1):
@@ -241,7 +244,7 @@ def descriptor_results(package: dict[str, Any]) -> list[CheckResult]:
         out.extend(_reading_properties(check, r, fmt))
     if not out:
         out.append(passed(check, "datapackage", expected=len(expected), actual=len(resources)))
-    for ts in schemas.tables():
+    for ts in table_schemas:
         out.extend(_descriptor_schema(ts, [r for r in resources if r.get("name") in
                                            (ts.name, parquet_resource_name(ts.name))]))
     return out
