@@ -8,6 +8,7 @@ import polars as pl
 
 from etl.errors import LayoutError
 from etl.extract.layout import Line, body, is_bullet, paragraphs, without_furniture
+from etl.shared.shapes import fits
 
 _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 
@@ -56,13 +57,16 @@ def _classify(paras: list[list[Line]]) -> list[tuple[str, list[Line]]]:
     other line stands alone (a 分野 label or a partner name: decided by what follows it).
     """
     runs: list[tuple[str, list[Line]]] = []
-    for para in paras:
+    for k, para in enumerate(paras):
         in_bullets = False
-        for n, text in para:
+        next_row = k + 1 < len(paras) and not is_bullet(paras[k + 1][0][1])
+        for j, (n, text) in enumerate(para):
             if _PARTNER_AND_BULLET.match(text) and not is_bullet(text):
                 runs.append(("partner", [(n, text)]))
                 in_bullets = True
             elif is_bullet(text) or in_bullets:
+                if not is_bullet(text):
+                    _check_continuation(para, j, next_row)
                 if runs and runs[-1][0] in ("partner", "bullets") and in_bullets:
                     runs[-1][1].append((n, text))
                 else:
@@ -75,6 +79,28 @@ def _classify(paras: list[list[Line]]) -> list[tuple[str, list[Line]]]:
             else:
                 runs.append(("standalone", [(n, text)]))
     return runs
+
+
+def _check_continuation(para: list[Line], j: int, next_row: bool) -> None:
+    """A line under a 「・」 item continues it, unless a lost blank line may have glued the next row's
+    分野 labels to the item (a page break): the line and every line after it read as labels, and a
+    row starts right after them (a partner line, or a paragraph that is not 「・」 items). Which
+    column such a line belongs to cannot be told, and a guess would publish a label as part of an
+    activity (or drop a row's 分野), so the build refuses it."""
+    n, text = para[j]
+    rest = para[j:]
+    partner_at = next((i for i, (_, t) in enumerate(rest) if _PARTNER_AND_BULLET.match(t) and not is_bullet(t)), None)
+    labels = rest[:partner_at] if partner_at is not None else rest
+    if partner_at is None and not next_row:
+        return
+    if any(is_bullet(t) for _, t in labels) or not all(fits(t, "field_label") for _, t in labels):
+        return
+    above = para[j - 1][0]
+    raise LayoutError(
+        f"section 3: 「{text}」 follows the 「・」 item of line {above} without a blank line, so it would be "
+        "read as the end of that item (取組内容), but it reads as a 分野 label of the next row. Which column it "
+        "belongs to cannot be told: put a blank line before it if it is a label, or join it to line "
+        f"{above} if it is the end of the item.", n)
 
 
 def _activity_frames(rows: list[dict[str, list[Line]]], printed: dict[int, str]) -> dict[str, pl.DataFrame]:

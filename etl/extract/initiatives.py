@@ -41,8 +41,9 @@ def initiatives(s2: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFra
     rows: list[_Initiative] = []
     label_chars: list[Line] = []
     for para in without_furniture(paragraphs(body(s2))):
-        if all(len(N(t)) == 1 for _, t in para):
-            label_chars.extend(para)  # a vertical 分野 label, one character a line
+        lead, para, tail = _label_runs(para, bool(label_chars))
+        label_chars.extend(lead)  # a vertical 分野 label, one character a line
+        if not para:
             continue
         if label_chars:
             rows.append(_Initiative("".join(t for _, t in label_chars), label_chars[0][0]))
@@ -50,11 +51,35 @@ def initiatives(s2: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFra
         if not rows:
             raise LayoutError("section 2: a table row comes before any 分野 label.", para[0][0])
         _read_paragraph(para, rows, printed)
+        label_chars.extend(tail)
     if label_chars:
         raise LayoutError("section 2 ends with a 分野 label but no row under it.", label_chars[0][0])
     if not rows:
         raise LayoutError("section 2 has no rows.", s2[0][0])
     return _initiative_frames(rows, s2, printed)
+
+
+def _label_runs(para: list[Line], in_label: bool) -> tuple[list[Line], list[Line], list[Line]]:
+    """(label characters before the cells, the cells, label characters after them) of a paragraph.
+
+    A vertical 分野 label is set one character a line, and blank lines usually part it from the cells.
+    Without them (a page break, another producer) the label's characters still stand out: two or
+    more one-character lines that open a paragraph (or one, when a label is being read), or the
+    one-character lines after the row's budget, which is the last cell of a row. A single
+    character after a line of text is the end of a wrapped cell (…推進事 / 業), not a label."""
+    if all(len(N(t)) == 1 for _, t in para):
+        return para, [], []
+    lead = 0
+    while len(N(para[lead][1])) == 1:
+        lead += 1
+    if lead == 1 and not in_label:
+        lead = 0
+    end = len(para)
+    while end > lead and len(N(para[end - 1][1])) == 1:
+        end -= 1
+    if end == len(para) or not is_amount(para[end - 1][1]):
+        end = len(para)
+    return para[:lead], para[lead:end], para[end:]
 
 
 def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int, str]) -> None:

@@ -57,20 +57,37 @@ def without_furniture(paras: list[list[Line]]) -> list[list[Line]]:
     """Paragraphs with page furniture (QR captions, running headers, units) removed."""
     kept = []
     for para in paras:
-        if _is_qr_caption(para):
-            continue
-        para = [(n, t) for n, t in para if not _FURNITURE_LINE.match(N(t))]
-        if para:
-            kept.append(para)
+        for part in _without_qr_captions(para):
+            part = [(n, t) for n, t in part if not _FURNITURE_LINE.match(N(t))]
+            if part:
+                kept.append(part)
     return kept
 
 
-def _is_qr_caption(para: list[Line]) -> bool:
-    """A short caption beside a QR code: every line a few words, none a cell, bullet or amount."""
-    if not any(_QR_CAPTION.search(N(t)) for _, t in para):
-        return False
-    return all(len(N(t)) <= _CAPTION_WIDTH and " " not in N(t) and not is_bullet(t) and "千円" not in N(t)
-               for _, t in para)
+def _without_qr_captions(para: list[Line]) -> list[list[Line]]:
+    """The paragraph's runs of lines around any QR caption it holds.
+
+    A caption is the run of caption-like lines that ends with the line mentioning the QR code. It
+    is usually a paragraph of its own; when a blank line around it is lost (a page break) it sticks
+    to a cell, and it is cut out there too, as the paragraph break it stood for."""
+    parts, start, i = [], 0, 0
+    while i < len(para):
+        if _QR_CAPTION.search(N(para[i][1])) and _is_caption_line(para[i][1]):
+            first = i
+            while first > start and _is_caption_line(para[first - 1][1]):
+                first -= 1
+            parts.append(para[start:first])
+            start = i + 1
+        i += 1
+    parts.append(para[start:])
+    return [p for p in parts if p]
+
+
+def _is_caption_line(text: str) -> bool:
+    """A few words beside a QR code: not a cell (a cell that mentions a QR code is longer or has a
+    space), a bullet or an amount."""
+    t = N(text)
+    return len(t) <= _CAPTION_WIDTH and " " not in t and not is_bullet(t) and "千円" not in t
 
 
 def title(lines: list[Line], printed: dict[int, str]) -> Located:

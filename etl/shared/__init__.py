@@ -2,7 +2,7 @@
 opening files safely inside a folder (with the size limits), the check-result model and the
 fault-injection points of the crash tests.
 
-Owns: `schemas` (the tables' contract), `normalize`, `safety`, `results` (CheckResult, Report),
+Owns: `schemas` (the tables' contract), `shapes` (what a text cell reads as), `normalize`, `safety`, `results` (CheckResult, Report),
 `faults`.
 May import: `etl.errors` and one another; never a stage.
 """

@@ -12,23 +12,18 @@ import unicodedata
 
 import polars as pl
 
+from etl.shared.schemas import legal_forms
+
 # Dash-like characters folded to ASCII "-" after NFKC. The long-vowel mark ー (U+30FC) is not
 # a dash and is never touched. NFKC already maps U+FE63 and U+FF0D to "-", and U+2011 to U+2010.
 DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
 _DASH_CLASS = f"[{DASHES}]"
 _DASH_RE = re.compile(_DASH_CLASS)
 
-# Legal forms (法人格) dropped when matching names across sections, longest first so that
-# 事業協同組合 wins over 協同組合. A branch name follows a legal form that ends the firm's name:
-# ○○製薬株式会社△△支店 → ○○製薬.
-LEGAL_FORMS = (
-    "地方独立行政法人", "国立研究開発法人", "特定非営利活動法人", "独立行政法人",
-    "国立大学法人", "公立大学法人", "公益財団法人", "公益社団法人", "一般財団法人", "一般社団法人",
-    "社会福祉法人", "事業協同組合", "農業協同組合", "生活協同組合", "学校法人", "医療法人",
-    "宗教法人", "株式会社", "有限会社", "合同会社", "合資会社", "合名会社", "相互会社",
-    "協同組合", "NPO法人",
-    "(株)", "(有)", "(同)", "(一社)", "(一財)", "(公社)", "(公財)", "(学)", "(医)", "(福)", "(特非)",
-)
+# Legal forms (法人格) dropped when matching names across sections (schemas/shapes.json lists them,
+# longest first so that 事業協同組合 wins over 協同組合). A branch name follows a legal form that ends
+# the firm's name: ○○製薬株式会社△△支店 → ○○製薬.
+LEGAL_FORMS = legal_forms()
 _FORMS = "|".join(re.escape(f) for f in LEGAL_FORMS)
 LEGAL_FORM = f"(?:{_FORMS})"  # one legal form, as a regex for normalised text
 _LEADING_FORMS = f"^(?:{_FORMS})+"

@@ -9,6 +9,7 @@ descriptors embedded in `datapackage.json`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -63,8 +64,15 @@ class TableSchema:
         return {f["name"]: _DTYPES[f["type"]] for f in self.fields}
 
     def frictionless(self) -> dict[str, Any]:
-        """The Table Schema as embedded in datapackage.json (our x- annotations removed)."""
-        return {k: v for k, v in self.descriptor.items() if not k.startswith("x-") and k != "$schema"}
+        """The Table Schema as embedded in datapackage.json (our x- annotations removed, the table's
+        and its fields'; a field's x-shape is checked by etl.validate.shapes, not by a reader)."""
+        schema = {k: v for k, v in self.descriptor.items() if not k.startswith("x-") and k != "$schema"}
+        schema["fields"] = [{k: v for k, v in f.items() if not k.startswith("x-")} for f in self.fields]
+        return schema
+
+    def shaped_fields(self) -> list[tuple[str, str]]:
+        """(field, shape name) for every field that points at a shape of schemas/shapes.json."""
+        return [(f["name"], f["x-shape"]) for f in self.fields if "x-shape" in f]
 
     def pandera(self) -> pa.DataFrameSchema:
         """A pandera-polars schema enforcing every type and constraint of this Table Schema."""
@@ -124,6 +132,37 @@ def _resolve(field: dict[str, Any]) -> dict[str, Any]:
         return field
     source = {f["name"]: f for f in table(field["x-field-of"]).fields}
     return dict(source[field["name"]])
+
+
+@cache
+def _shapes_file() -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / "shapes.json").read_text(encoding="utf-8"))
+
+
+def legal_forms() -> tuple[str, ...]:
+    """The legal forms (法人格) of schemas/shapes.json, as printed after NFKC, longest first."""
+    return tuple(_shapes_file()["legalForms"])
+
+
+@cache
+def shapes() -> dict[str, dict[str, Any]]:
+    """The shapes of text cells (schemas/shapes.json), each with the rules of the shapes it extends."""
+    declared = _shapes_file()["shapes"]
+    forms = "(?:" + "|".join(re.escape(f) for f in legal_forms()) + ")"
+
+    def resolved(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+        if name not in declared or name in seen:
+            raise ValueError(f"schemas/shapes.json: shape {name!r} is not declared (or extends itself)")
+        shape = json.loads(json.dumps(declared[name]).replace("{legalForm}", json.dumps(forms)[1:-1]))
+        parent = resolved(shape["extends"], (*seen, name)) if "extends" in shape else {}
+        shape["noneOf"] = [*parent.get("noneOf", []), *shape.get("noneOf", [])]
+        shape["notShapes"] = [*parent.get("notShapes", []), *shape.get("notShapes", [])]
+        for key in ("minLength", "maxLength"):
+            if key not in shape and key in parent:
+                shape[key] = parent[key]
+        return shape
+
+    return {name: resolved(name) for name in declared}
 
 
 def cumulative_tables() -> list[TableSchema]:

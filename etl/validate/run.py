@@ -19,6 +19,7 @@ from etl.errors import EtlError, LayoutError, RegistrationError, SourceError, Us
 from etl.shared import safety, schemas
 from etl.shared.results import CheckResult, Report, failed, passed
 from etl.shared.schemas import file_stem, parquet_resource_name, resource_schema
+from etl.shared.shapes import reasons as shape_reasons
 from etl.validate.checks import CHECKS, run_invariants, run_text_checks
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
@@ -43,6 +44,8 @@ def validate_tables(tables: Tables) -> list[CheckResult]:
         if ts.name in tables:
             out.extend(foreign_key_results(ts, tables))
             out.extend(formula_results(ts, tables[ts.name]))
+            if ts.shaped_fields():
+                out.extend(shape_results(ts, tables))
     out.extend(run_invariants(tables))
     return out
 
@@ -78,6 +81,26 @@ def formula_results(ts: schemas.TableSchema, frame: pl.DataFrame) -> list[CheckR
                               f"{column[i][0]!r}, so a spreadsheet (Excel, LibreOffice) would run it as a formula "
                               "when the CSV is opened; no cell of the document is one. Check the source line.",
                               label=label, field=f["name"], expected="text, not a formula", actual=column[i]))
+    return out + _more(check, ts.name, more) if out else [passed(check, ts.name)]
+
+
+def shape_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckResult]:
+    """`<table>.shapes`: each text cell reads as what its column holds (the field's x-shape in schemas/,
+    whose rules are in schemas/shapes.json). The sums and keys test numbers; a cell that slid into
+    its neighbouring column leaves them as they were, so only its text can tell."""
+    check, frame, out, more = f"{ts.name}.shapes", tables[ts.name], [], 0
+    for field, shape_name in ts.shaped_fields():
+        if field not in frame.columns or frame[field].dtype != pl.String:
+            continue  # a missing or mistyped column is the schema check's failure
+        why = shape_reasons(frame[field], shape_name, tables)
+        hits = why.is_not_null().arg_true()
+        more += max(0, len(hits) - (MAX_FAILURES - len(out)))
+        for i in hits.head(max(0, MAX_FAILURES - len(out))).to_list():
+            label, value = _row_label(ts, frame, i), frame[field][i]
+            out.append(failed(check, ts.name, f"{label}, {field}: 「{value}」 does not read as "
+                              f"{schemas.shapes()[shape_name]['title']} ({shape_name}): it {why[i]}. A cell may have "
+                              "moved here from its neighbouring column (a blank line lost or added, a page break); "
+                              "check the source line.", label=label, field=field, expected=shape_name, actual=value))
     return out + _more(check, ts.name, more) if out else [passed(check, ts.name)]
 
 
@@ -510,6 +533,7 @@ FAMILIES: dict[str, Callable[..., Any]] = {
     "resources": descriptor_results,  # datapackage.resources
     "descriptor_schema": descriptor_results,
     "formula_cells": formula_results,
+    "shapes": shape_results,
 }
 
 

@@ -1,0 +1,84 @@
+"""Same data or a refusal: a layout change that leaves the meaning gives the same tables, or exit 1 or 2.
+
+A page break, another producer or a taller row shows in the text as a blank line lost or added.
+Every single one of these in sections 2–3 is tried: each blank line removed, and a blank line
+inserted between every two consecutive printed lines. The build must then publish the same tables
+(原文行番号 aside), or refuse (a LayoutError, exit 2, or a failed check, exit 1); never another valid
+release.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import REAL, real_lines
+
+from etl.errors import EtlError
+from etl.extract import extract
+from etl.shared.normalize import normalize_text
+from etl.source.text import SourceText, split_lines
+from etl.transform import Dataset, transform
+from etl.validate.run import validate_dataset
+
+LINES = real_lines()
+SECTION2 = next(i for i, t in enumerate(LINES) if normalize_text(t).strip().startswith("2 "))
+
+
+def _build(lines: list[str]) -> Dataset:
+    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
+    return transform(extract(source))
+
+
+def _data(ds: Dataset) -> dict[str, pl.DataFrame]:
+    return {name: frame.drop("原文行番号", strict=False) for name, frame in ds.tables.items()}
+
+
+BASE = _data(_build(LINES))
+
+CHANGES = [(f"delete-blank-line-{i + 1}", LINES[:i] + LINES[i + 1:])
+           for i in range(SECTION2 + 1, len(LINES)) if not LINES[i].strip()]
+CHANGES += [(f"insert-blank-after-line-{i + 1}", LINES[:i + 1] + [""] + LINES[i + 1:])
+            for i in range(SECTION2, len(LINES) - 1) if LINES[i].strip() and LINES[i + 1].strip()]
+
+
+def test_every_change_is_tried() -> None:
+    """Both kinds of change, over the whole of sections 2 and 3."""
+    assert sum(name.startswith("delete") for name, _ in CHANGES) > 50
+    assert sum(name.startswith("insert") for name, _ in CHANGES) > 50
+
+
+@pytest.mark.parametrize("lines", [c[1] for c in CHANGES], ids=[c[0] for c in CHANGES])
+def test_a_blank_line_lost_or_added_gives_the_same_data_or_a_refusal(lines: list[str]) -> None:
+    try:
+        ds = _build(lines)
+    except EtlError as exc:
+        assert exc.exit_code in (1, 2) and str(exc)
+        return
+    report = validate_dataset(ds)
+    if not report.valid:
+        return  # exit 1, with the failed checks in the report
+    got = _data(ds)
+    for name, frame in BASE.items():
+        assert got[name].equals(frame), (name, got[name].join(frame, on=frame.columns, how="anti",
+                                                               nulls_equal=True).rows()[:3])
+
+
+def test_a_label_glued_to_an_item_names_its_line_and_both_columns() -> None:
+    """Section 3: a 分野 label under a 「・」 item without its blank line is refused, not absorbed."""
+    i = next(i for i, t in enumerate(LINES) if t == "安全・安心") - 1
+    assert not LINES[i].strip()
+    with pytest.raises(EtlError) as caught:
+        _build(LINES[:i] + LINES[i + 1:])
+    message = str(caught.value)
+    assert message.startswith(f"line {i + 1}: section 3: 「安全・安心」")
+    assert "取組内容" in message and "分野" in message
+
+
+def test_a_vertical_label_glued_to_its_row_is_still_the_label() -> None:
+    """Section 2: the label's characters stand out even when no blank line parts them from the cells."""
+    i = next(i for i, t in enumerate(LINES) if t == "全") + 1  # 交/通/安/全, then the row
+    assert not LINES[i].strip()
+    got = _data(_build(LINES[:i] + LINES[i + 1:]))
+    assert got["initiatives"].equals(BASE["initiatives"])
