@@ -7,18 +7,25 @@ import re
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, body, is_bullet, paragraphs, without_furniture
+from etl.extract.layout import Line, is_bullet, paragraphs, table, without_furniture
 from etl.shared.shapes import fits
 
 _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
+# The section's columns, by the headers it prints; the reader tells them apart by their layout
+# (labels, then partners, then 「・」 items), so they must come in this order.
+_HEADERS = {"分野": "分野", "協定締結企業等": "協定締結企業等", "取組内容": "取組内容"}
 
 
 def activities(s3: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFrame]:
     """Rows of labels, partners and bullets; see `_classify` for how lines are told apart."""
+    printed, lines = table(s3, _HEADERS, "section 3")
+    if printed != list(_HEADERS.values()):
+        raise LayoutError(f"section 3's table header prints the columns {'、'.join(printed)}; the extractor reads "
+                          f"{'、'.join(_HEADERS.values())}, in this order.", s3[0][0])
     rows: list[dict[str, list[Line]]] = []
     labels: list[Line] = []
     pending: list[list[Line]] = []  # paragraphs of standalone lines not yet known as labels/partners
-    for kind, para in _classify(without_furniture(paragraphs(body(s3)))):
+    for kind, para in _classify(without_furniture(paragraphs(lines))):
         if kind == "standalone":
             pending.append(para)
             continue

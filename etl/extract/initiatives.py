@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, Located, body, is_amount, is_bullet, paragraphs, without_furniture
+from etl.extract.layout import Line, Located, is_amount, is_bullet, paragraphs, table, without_furniture
 from etl.shared.normalize import amounts_in, display_width
 from etl.shared.normalize import normalize_text as N
 
@@ -27,6 +27,7 @@ class _Initiative:
     sub_amount: Located | None = None
     note: list[Line] = field(default_factory=list)
     extra_sub_labels: list[int] = field(default_factory=list)
+    order: tuple[str, ...] = ()  # the text columns, as the header prints them
 
     @property
     def first_line(self) -> int:
@@ -34,19 +35,34 @@ class _Initiative:
         return min(lines) if lines else self.label_line
 
 
-_COLUMNS = ("協定名称", "協定先", "取組内容")
+# The section's columns, by the headers it prints: a header holding 予算 is the budget's.
+_HEADERS = {"分野": "分野", "協定名称": "協定名称", "協定先": "協定先", "取組内容": "取組内容", "…予算": "予算"}
+_TEXT = ("協定名称", "協定先", "取組内容")  # the cells read from text, in the order the header prints them
+
+
+def _text_columns(s2: list[Line], printed: list[str]) -> tuple[str, ...]:
+    """The text columns in the header's order; the label first and the budget last, as the reader
+    takes them (a row ends at its budget)."""
+    text = tuple(c for c in printed if c in _TEXT)
+    if sorted(text) != sorted(_TEXT) or printed[-1] != "予算" or printed.count("予算") != 1 or (
+            "分野" in printed and printed[0] != "分野"):
+        raise LayoutError(f"section 2's table header prints the columns {'、'.join(printed)}; the extractor reads "
+                          f"分野, then {'、'.join(_TEXT)} in any order, then the budget (予算) last.", s2[0][0])
+    return text
 
 
 def initiatives(s2: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFrame]:
+    headers, lines = table(s2, _HEADERS, "section 2")
+    order = _text_columns(s2, headers)
     rows: list[_Initiative] = []
     label_chars: list[Line] = []
-    for para in without_furniture(paragraphs(body(s2))):
+    for para in without_furniture(paragraphs(lines)):
         lead, para, tail = _label_runs(para, bool(label_chars))
         label_chars.extend(lead)  # a vertical 分野 label, one character a line
         if not para:
             continue
         if label_chars:
-            rows.append(_Initiative("".join(t for _, t in label_chars), label_chars[0][0]))
+            rows.append(_Initiative("".join(t for _, t in label_chars), label_chars[0][0], order=order))
             label_chars = []
         if not rows:
             raise LayoutError("section 2: a table row comes before any 分野 label.", para[0][0])
@@ -97,7 +113,7 @@ def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int
             row.note.append((n, text))
         elif pos == 0:
             if _starts_new_row(row, text):
-                rows.append(row := _Initiative(row.label, row.label_line))
+                rows.append(row := _Initiative(row.label, row.label_line, order=row.order))
             _read_cells(row, n, text, first=not is_bullet(text) or row.column < 2)
         else:
             _read_cells(row, n, text, first=False)
@@ -107,7 +123,7 @@ def _starts_new_row(row: _Initiative, text: str) -> bool:
     """A new paragraph of text after the budget, or one that would overflow the columns."""
     if row.budget is not None:
         return True
-    return row.column >= len(_COLUMNS) - 1 and not is_bullet(text)
+    return row.column >= len(row.order) - 1 and not is_bullet(text)
 
 
 def _read_cells(row: _Initiative, n: int, text: str, first: bool) -> None:
@@ -117,14 +133,14 @@ def _read_cells(row: _Initiative, n: int, text: str, first: bool) -> None:
         if is_amount(token) and i == len(tokens) - 1 and i > 0:
             _take_amount(row, Located(token, n))
             continue
-        if (i > 0 or first or row.column < 0) and row.column < len(_COLUMNS) - 1:
+        if (i > 0 or first or row.column < 0) and row.column < len(row.order) - 1:
             row.column += 1
-            row.cells[_COLUMNS[row.column]] = [(n, token)]
+            row.cells[row.order[row.column]] = [(n, token)]
         elif i > 0:  # more tokens than columns: the last cell holds a space
-            last = row.cells[_COLUMNS[row.column]][-1]
-            row.cells[_COLUMNS[row.column]][-1] = (last[0], f"{last[1]} {token}")
+            last = row.cells[row.order[row.column]][-1]
+            row.cells[row.order[row.column]][-1] = (last[0], f"{last[1]} {token}")
         else:
-            row.cells[_COLUMNS[row.column]].append((n, token))
+            row.cells[row.order[row.column]].append((n, token))
 
 
 def _take_amount(row: _Initiative, amount: Located) -> None:

@@ -15,7 +15,6 @@ from etl.shared.normalize import normalize_text as N
 from etl.shared.schemas import package_metadata
 
 Line = tuple[int, str]  # (1-based line number, text stripped of surrounding blanks)
-_HEADING = re.compile(r"^([1-9])\s+(\S.*)$")
 BULLET = "・"
 # Page furniture: printed around the tables but never part of a cell. A short paragraph that
 # mentions a QR code is the caption of the code's image (see _is_qr_caption).
@@ -24,22 +23,50 @@ _CAPTION_WIDTH = 20  # characters; a table cell that mentions a QR code is longe
 _FURNITURE_LINE = re.compile(r"^(?:単位\s*:.*|\S*年度\s*当初予算関連資料)$")
 
 
+# The sections the extractor reads, by a phrase their headings hold (after NFKC). A heading is a
+# line that starts with a number, a space and words: 「２ 2023（令和５）年度に予定されている…」.
+SECTIONS = ("連携協定の状況", "連携協定に基づく主な取組", "締結企業等との主な取組")
+_NUMBERED = re.compile(r"^([0-9]{1,2})\s+(?=.*[\u3040-\u30ff\u4e00-\u9fff].*[\u3040-\u30ff\u4e00-\u9fff])(?!.*千円)(\S.*)$")
+
+
 def sections(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
-    """The lines of sections 1, 2 and 3, each starting with its numbered heading."""
-    starts: dict[int, int] = {}
-    for idx, (_, text) in enumerate(lines):
-        m = _HEADING.match(N(text))
-        if m and int(m[1]) == len(starts) + 1 and len(starts) < 3:
-            starts[int(m[1])] = idx
-    if len(starts) < 3:
+    """The lines of sections 1, 2 and 3, each starting with its numbered heading.
+
+    Sections are found by their headings, in order. A numbered heading the extractor does not know
+    (a section 4, or a section 2 about something else) is refused: its lines would otherwise be
+    read into the table above it."""
+    starts: list[int] = []
+    for idx, (n, text) in enumerate(lines):
+        m = _NUMBERED.match(N(text))
+        if not m:
+            continue
+        number, words = int(m[1]), m[2]
+        if number == len(starts) + 1 and number <= len(SECTIONS) and SECTIONS[number - 1] in words:
+            starts.append(idx)
+        elif starts or number > 1:
+            raise LayoutError(_unknown_heading(number, text, len(starts)), n)
+    if len(starts) < len(SECTIONS):
         missing = len(starts) + 1
         printed = chr(ord("０") + missing)  # the document numbers its sections in full-width digits
         raise LayoutError(
-            f"section {missing} heading (a line starting 「{printed}」) not found: the text is cut short "
-            f"or is not the source document of 「{package_metadata()['title']}」."
+            f"section {missing} heading (a line starting 「{printed}」 that names 「{SECTIONS[missing - 1]}」) "
+            f"not found: the text is cut short or is not the source document of "
+            f"「{package_metadata()['title']}」."
         )
-    a, b, c = starts[1], starts[2], starts[3]
+    a, b, c = starts
     return lines[a:b], lines[b:c], lines[c:]
+
+
+def _unknown_heading(number: int, text: str, found: int) -> str:
+    known = "; ".join(f"{i} 「…{phrase}…」" for i, phrase in enumerate(SECTIONS, start=1))
+    if number > len(SECTIONS):
+        what = f"a section {number} 「{text}」, which the extractor does not know"
+    elif number == found + 1:
+        what = f"section {number}'s heading 「{text}」 does not name 「{SECTIONS[number - 1]}」"
+    else:
+        what = f"the heading 「{text}」 is numbered {number} where section {found + 1} was expected"
+    return (f"{what}. The extractor reads these sections only: {known}. Its lines would be read into "
+            "the table above it, so the document is refused; a new section needs the extractor to learn it.")
 
 
 def paragraphs(lines: list[Line]) -> list[list[Line]]:
@@ -119,13 +146,45 @@ def as_of_date(heading: Line) -> dt.date:
     return as_of
 
 
-def body(section: list[Line]) -> list[Line]:
-    """The lines after a table's header paragraph (the paragraph holding 「取組内容」)."""
+def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[str], list[Line]]:
+    """A table's columns as its header row prints them (left to right), and the lines of its body.
+
+    The header is the paragraph holding 「取組内容」, with any vertical header above it (分 / 野, one
+    character a line). `known` maps a printed header, or a word it holds (「…予算」), to the column
+    the reader fills. A header the reader does not know is refused, naming it: its values would be
+    merged into a neighbouring column. Where a blank line around the header is lost, the header's
+    lines still stand out: they are the lines that hold a known header."""
     paras = paragraphs(section[1:])
-    for i, para in enumerate(paras):
-        if any("取組内容" in N(t) for _, t in para):
-            return [ln for p in paras[i + 1 :] for ln in p + [(0, "")]]
-    raise LayoutError("table header with 「取組内容」 not found.", section[0][0])
+    i = next((i for i, p in enumerate(paras) if any("取組内容" in N(t) for _, t in p)), None)
+    if i is None:
+        raise LayoutError("table header with 「取組内容」 not found.", section[0][0])
+    above = [ln for p in paras[:i] if all(len(N(t)) == 1 for _, t in p) for ln in p]
+    lines = paras[i]
+    while lines and len(N(lines[0][1])) == 1:
+        above, lines = [*above, lines[0]], lines[1:]
+    printed: list[Line] = [(above[0][0], "".join(N(t) for _, t in above))] if above else []
+    end = 0
+    while end < len(lines) and any(_column(token, known) for token in N(lines[end][1]).split()):
+        printed += [(lines[end][0], token) for token in N(lines[end][1]).split()]
+        end += 1
+    out: list[str] = []
+    for n, token in printed:
+        column = _column(token, known)
+        if column is None:
+            names = "、".join(dict.fromkeys(known.values()))
+            raise LayoutError(f"{what}'s table has a column 「{token}」 that the extractor does not know (it reads "
+                              f"{names}). Its values would be merged into a neighbouring column, so the document "
+                              "is refused; a new column needs the extractor to learn it.", n)
+        if not out or out[-1] != column:  # a header wrapped onto two lines (…当初予算 / 関連予算)
+            out.append(column)
+    rest = [lines[end:]] if lines[end:] else []
+    return out, [ln for p in rest + paras[i + 1 :] for ln in p + [(0, "")]]
+
+
+def _column(token: str, known: dict[str, str]) -> str | None:
+    if token in known:
+        return known[token]
+    return next((c for word, c in known.items() if word.startswith("…") and word[1:] in token), None)
 
 
 def is_amount(text: str) -> bool:
