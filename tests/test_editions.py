@@ -20,7 +20,10 @@ from etl import cli, pipeline
 from etl.release.diff import diff_releases
 from etl.report.text import render
 from etl.shared import schemas
-from etl.validate.run import integrity_results, read_csv, schema_results, validate_release
+from etl.extract import extract
+from etl.source.text import SourceText, split_lines
+from etl.transform import transform
+from etl.validate.run import integrity_results, read_csv, schema_results, validate_dataset, validate_release
 
 # One xdist group: the ten editions are built once, by the worker that runs them all.
 pytestmark = pytest.mark.xdist_group("editions")
@@ -44,6 +47,9 @@ def present(e: int) -> list[int]:
 def edition_lines(e: int) -> list[str]:
     """The real document as edition e: other as-of date, two counts moved, partners added and removed."""
     lines = edit(real_lines(), 4, "2023年", f"{2023 + e}年")
+    # The fiscal year moves with the date: edition e is the initial-budget material of 年度 2023+e.
+    lines = [t.replace("2023（令和５）", f"{2023 + e}（令和{5 + e}）").replace("2023(令和５)", f"{2023 + e}(令和{5 + e})")
+             .replace("令和５年度", f"令和{5 + e}年度") for t in lines]
     lines = edit(lines, 27, "事業 97 13 73 10 1", f"事業 {97 + e // 2} 13 73 {10 + e // 2} 1")
     lines = edit(lines, 28, "災害 136 17 116 1 2", f"災害 {136 + e} 17 {116 + e} 1 2")
     lines = edit(lines, 30, "合計 295 54 215 22 4", f"合計 {295 + e + e // 2} 54 {215 + e} {22 + e // 2} 4")
@@ -182,3 +188,35 @@ def test_a_damaged_older_release_stops_publishing_and_changes_nothing(editions: 
     code = cli.main(["build", "--raw", str(REAL), "--out", str(catalog), "--version", "2023-02-10-r2"])
     assert code == 3
     assert snapshot(catalog) == before
+
+
+def test_a_reiwa_6_edition_with_a_new_field_and_a_new_initiative_builds_its_tables() -> None:
+    """令和６年度: other date and year, a new 分野 with a new initiative in section 2 and a new row in
+    section 3. No code knows any of it; the tables say it."""
+    lines = edition_lines(1)
+    at = lines.index("42,477千円") + 1  # after the last スポーツ row, before 防災
+    new_row = ["", "観", "", "光", "", "観光振興に関する連携協定 株式会社日本旅行 観光PRｲﾍﾞﾝﾄの開催", "", "1,200千円"]
+    lines = lines[:at] + new_row + lines[at:]
+    lines = [*lines, "", "観光", "", "株式会社日本旅行 ・旅行商品の造成"]
+    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
+    ds = transform(extract(source))
+    report = validate_dataset(ds)
+    assert report.valid, [r.message for r in report.results if not r.passed]
+    initiatives = ds.tables["initiatives"]
+    assert initiatives.height == 10 and set(initiatives["年度"]) == {2024}
+    tourism = initiatives.filter(pl.col("分野") == "観光").row(0, named=True)
+    assert (tourism["取組ID"], tourism["協定名称"], tourism["予算額_千円"], tourism["協定先数"]) == (
+        9, "観光振興に関する連携協定", 1200, 1)
+    assert initiatives.filter(pl.col("取組ID") == 10)["分野"].item() == "防災"
+    partner = ds.tables["initiative_partners"].filter(pl.col("取組ID") == 9).row(0, named=True)
+    listed = ds.tables["partnership_partners"].filter(pl.col("協定先名称") == "株式会社日本旅行")["協定先ID"].item()
+    assert partner["協定先名称"] == "株式会社日本旅行" and partner["協定先ID"] == listed
+    items = ds.tables["initiative_items"].filter(pl.col("取組ID") == 9)["取組内容"].to_list()
+    assert items == ["観光PRイベントの開催"]
+    rows = ds.tables["activity_rows"]
+    assert rows.height == 12 and set(rows["年度"]) == {2024}
+    fields = ds.tables["activity_fields"].filter(pl.col("掲載行番号") == 12)["分野"].to_list()
+    assert fields == ["観光"]
+    last = ds.tables["partnership_activities"].filter(pl.col("掲載行番号") == 12)["取組内容"].to_list()
+    assert last == ["旅行商品の造成"]
+    assert ds.tables["agreement_counts"]["時点"].unique().to_list() == [date(2024, 2, 10)]

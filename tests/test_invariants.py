@@ -52,6 +52,8 @@ CASES: list[tuple[str, Mutation, str, list[str]]] = [
     ("partner count below named",
      lambda l: edit(l, 193, "20団体", "2団体、福島交通株式会社、会津乗合自動車株式会社、株式会社日本旅行"),
      "initiatives.partner_count", ["取組ID 9", "協定先数 2", "3 partners"]),
+    ("as-of date two years before the fiscal year", lambda l: edit(l, 4, "2023年", "2021年"),
+     "initiatives.as_of_fits_fiscal_year", ["年度 2023", "時点 2021-02-10", "2022-04-01"]),
     ("fiscal years disagree", lambda l: edit(l, 77, "2023（令和５）", "2024（令和５）"),
      "initiatives.fiscal_year", ["line 77", "2024", "2023"]),
     ("unknown partner in section 3", lambda l: edit(l, 275, "FSGｶﾚｯｼﾞﾘｰｸﾞ", "FSG"),
