@@ -67,6 +67,14 @@ def edit(lines: list[str], number: int, old: str, new: str) -> list[str]:
     return out
 
 
+def in_fiscal_year(lines: list[str], year: int) -> list[str]:
+    """The document as the initial-budget material of another 年度: its headings' years moved (西暦 and
+    令和), as a real next edition moves them with its date (see initiatives.as_of_fits_fiscal_year)."""
+    era = year - 2018
+    return [t.replace("2023（令和５）", f"{year}（令和{era}）").replace("2023(令和５)", f"{year}(令和{era})")
+            .replace("令和５年度", f"令和{era}年度") for t in lines]
+
+
 def drop(lines: list[str], first: int, last: int | None = None) -> list[str]:
     """A copy of `lines` without 1-based lines first..last (inclusive)."""
     last = first if last is None else last

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import DATASET, REAL, edit, real_lines, run_etl, write_doc
+from conftest import DATASET, REAL, edit, in_fiscal_year, real_lines, run_etl, write_doc
 from loopback import serving
 
 from etl.portal.ckan import edition_name
@@ -44,7 +44,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     lines = edit(edit(edit(lines, 25, "人事 14 8 6", "人事 15 9 6"), 30, "合計 295 54", "合計 296 55"), 43, "295件", "296件")
     docs = [(REAL, None), (write_doc(raw, lines, name="koriyama-renkei-kyotei-2024-02-09.txt"), None)]
     for year in (2025, 2026):
-        later = edit(lines, 4, "2024年", f"{year}年")
+        later = in_fiscal_year(edit(lines, 4, "2024年", f"{year}年"), year - 1)
         docs.append((write_doc(raw, later, name=f"koriyama-renkei-kyotei-{year}-02-09.txt"), None))
     docs.append((write_doc(raw / "r2", edit(real_lines(), 283, "共催", "共催・協力")), "2023-02-10-r2"))
     for doc, version in docs:  # in-process: the build is not what these tests are about

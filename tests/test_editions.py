@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import DATASET, REAL, edit, real_lines, snapshot, write_doc
+from conftest import DATASET, REAL, edit, in_fiscal_year, real_lines, snapshot, write_doc
 
 from etl import cli, pipeline
 from etl.release.diff import diff_releases
@@ -48,8 +48,7 @@ def edition_lines(e: int) -> list[str]:
     """The real document as edition e: other as-of date, two counts moved, partners added and removed."""
     lines = edit(real_lines(), 4, "2023年", f"{2023 + e}年")
     # The fiscal year moves with the date: edition e is the initial-budget material of 年度 2023+e.
-    lines = [t.replace("2023（令和５）", f"{2023 + e}（令和{5 + e}）").replace("2023(令和５)", f"{2023 + e}(令和{5 + e})")
-             .replace("令和５年度", f"令和{5 + e}年度") for t in lines]
+    lines = in_fiscal_year(lines, 2023 + e)
     lines = edit(lines, 27, "事業 97 13 73 10 1", f"事業 {97 + e // 2} 13 73 {10 + e // 2} 1")
     lines = edit(lines, 28, "災害 136 17 116 1 2", f"災害 {136 + e} 17 {116 + e} 1 2")
     lines = edit(lines, 30, "合計 295 54 215 22 4", f"合計 {295 + e + e // 2} 54 {215 + e} {22 + e // 2} 4")
@@ -220,3 +219,24 @@ def test_a_reiwa_6_edition_with_a_new_field_and_a_new_initiative_builds_its_tabl
     last = ds.tables["partnership_activities"].filter(pl.col("掲載行番号") == 12)["取組内容"].to_list()
     assert last == ["旅行商品の造成"]
     assert ds.tables["agreement_counts"]["時点"].unique().to_list() == [date(2024, 2, 10)]
+
+
+def test_the_programme_is_named_as_the_document_names_it(tmp_path: Path) -> None:
+    """An edition that renames the partnership programme (section 1's box, section 3's heading) publishes
+    titles with the new name; schemas/ only says where the name goes."""
+    from etl.release.publish import write_release
+    from etl.report.html import build_page, render
+
+    old = "公民協奏"
+    lines = [t.replace(old, "こおりやま共創").replace("公民協奏ﾊﾟｰﾄﾅｰｼｯﾌﾟ", "こおりやま共創ﾊﾟｰﾄﾅｰｼｯﾌﾟ")
+             for t in real_lines()]
+    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
+    ds = transform(extract(source))
+    assert ds.programme == "こおりやま共創パートナーシップ包括連携協定"
+    package = write_release(ds, tmp_path / "release", "2023-02-10")
+    titles = {r["name"]: r["title"] for r in package["resources"]}
+    assert titles["partnership_partners"] == "こおりやま共創パートナーシップ包括連携協定 協定先一覧"
+    assert schemas.programme_of(package) == ds.programme
+    assert old not in json.dumps(package, ensure_ascii=False)
+    page = render(build_page(validate_dataset(ds), REAL, ds))
+    assert "協定先（こおりやま共創パートナーシップ包括連携協定）と掲載箇所" in page and old not in page

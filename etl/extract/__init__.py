@@ -19,7 +19,7 @@ from etl.extract.activities import activities
 from etl.extract.counts import HEADLINE, count_table, partner_list
 from etl.extract.frames import Extracted, Located
 from etl.extract.initiatives import initiatives
-from etl.extract.layout import as_of_date, material, one, sections, title
+from etl.extract.layout import as_of_date, material, one, programme, sections, title
 from etl.shared.normalize import fiscal_years
 from etl.shared.normalize import normalize_text as N
 
@@ -47,6 +47,7 @@ def extract(source: SourceText) -> Extracted:
         as_of=as_of,
         headline=(headline := one(s1, HEADLINE, "the headline 「他の機関との連携協定数：N件」")),
         headline_label=HEADLINE.search(N(printed[headline.line]))[1],
+        programme=programme(s1, s3[0], printed),
         categories=categories,
         count_rows=counts,
         partners=partners,

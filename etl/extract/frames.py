@@ -25,6 +25,7 @@ class Extracted:
     as_of: dt.date
     headline: Located
     headline_label: str
+    programme: Located  # the partnership programme's name (section 1, named again by section 3's heading)
     categories: Located
     count_rows: pl.DataFrame  # 原文行番号, ラベル, 値 (list[str]); the 合計 row last
     partners: pl.DataFrame  # 原文行番号, 名称_原文

@@ -24,7 +24,7 @@ _FURNITURE_LINE = re.compile(r"^(?:単位\s*:.*|\S*年度\s*当初予算関連�
 
 
 # The sections the extractor reads, by a phrase their headings hold (after NFKC). A heading is a
-# line that starts with a number, a space and words: 「２ 2023（令和５）年度に予定されている…」.
+# line that starts with a number, a space and words: 「２ 2025（令和７）年度に予定されている…」.
 SECTIONS = ("連携協定の状況", "連携協定に基づく主な取組", "締結企業等との主な取組")
 _NUMBERED = re.compile(r"^([0-9]{1,2})\s+(?=.*[\u3040-\u30ff\u4e00-\u9fff].*[\u3040-\u30ff\u4e00-\u9fff])(?!.*千円)(\S.*)$")
 
@@ -129,6 +129,18 @@ def material(lines: list[Line], printed: dict[int, str]) -> Located | None:
     return Located(printed[n], n) if n else None
 
 
+def programme(s1: list[Line], s3_heading: Line, printed: dict[int, str]) -> Located:
+    """The partnership programme's name: the line of section 1 (a box's title) that section 3's heading
+    names again (「…年度に予定されている<name>締結企業等との主な取組」)."""
+    heading = N(s3_heading[1])
+    found = [(n, t) for n, t in s1[1:] if len(N(t)) >= 4 and " " not in N(t) and N(t) in heading]
+    if len(found) != 1:
+        where = ", ".join(str(n) for n, _ in found) or "nowhere"
+        raise LayoutError(f"section 3's heading 「{s3_heading[1]}」 names a programme that section 1 should print "
+                          f"on a line of its own, once; found such a line {len(found)} times ({where}).", s3_heading[0])
+    return Located(printed[found[0][0]], found[0][0])
+
+
 def one(lines: list[Line], pattern: re.Pattern[str], what: str) -> Located:
     found = [Located(m[m.lastindex].replace(",", ""), n) for n, t in lines if (m := pattern.search(N(t)))]
     if len(found) != 1:
@@ -141,7 +153,7 @@ def as_of_date(heading: Line) -> dt.date:
     as_of = parse_date(heading[1])
     if as_of is None:
         raise LayoutError(
-            "section 1 heading has no valid as-of date such as （2023年２月10日現在）.", heading[0]
+            "section 1 heading has no valid as-of date such as （2025年４月１日現在）.", heading[0]
         )
     return as_of
 

@@ -2,7 +2,7 @@
 
 Portal layout: one CKAN dataset per edition, and one stable dataset for the latest.
 
-* `<dataset>-<version>` (e.g. koriyama-renkei-kyotei-2023-02-10): the release's files (CSV,
+* `<dataset>-<version>` (e.g. koriyama-renkei-kyotei-2025-04-01): the release's files (CSV,
   Parquet, datapackage.json) and its HTML report (report.html) uploaded as its resources, and each
   table pushed into the DataStore with the types of `schemas/`, so the portal previews it and
   answers `datastore_search`.

@@ -55,7 +55,7 @@ class Outcome:
 
 def check_version(version: str) -> str:
     if not _VERSION.match(version):
-        raise UsageError(f"version 「{version}」 must be letters, digits, '.', '_' or '-' (e.g. 2023-02-10).")
+        raise UsageError(f"version 「{version}」 must be letters, digits, '.', '_' or '-' (e.g. 2025-04-01).")
     if version in DERIVED:
         raise UsageError(f"version 「{version}」 is reserved: <dataset>/{version}/ is derived from the releases. "
                          "Choose another name (e.g. the as-of date).")

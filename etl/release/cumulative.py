@@ -102,7 +102,7 @@ def descriptor(dataset: str, releases: list[tuple[str, dict[str, Any]]],
 def write(folder: Path, dataset: str, releases: list[tuple[str, dict[str, Any]]],
           tables: dict[str, pl.DataFrame]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    resources = write_tables(folder, schemas.cumulative_tables(), tables)
+    resources = write_tables(folder, schemas.cumulative_tables(), tables, schemas.programme_of(releases[-1][1]))
     write_descriptor(folder, descriptor(dataset, releases, resources))
 
 

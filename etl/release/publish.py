@@ -30,23 +30,24 @@ CSV_BOM = True
 def write_release(dataset: Dataset, folder: Path, version: str) -> dict[str, Any]:
     """Write every table as CSV and Parquet plus datapackage.json into `folder`; return the descriptor."""
     folder.mkdir(parents=True, exist_ok=True)
-    resources = write_tables(folder, schemas.tables(), dataset.tables)
+    resources = write_tables(folder, schemas.tables(), dataset.tables, dataset.programme)
     descriptor = package_descriptor(dataset, resources, version)
     write_descriptor(folder, descriptor)
     return descriptor
 
 
 def write_tables(folder: Path, table_schemas: list[schemas.TableSchema],
-                 tables: dict[str, pl.DataFrame]) -> list[dict[str, Any]]:
-    """Each table as CSV and Parquet in `folder`; the resource descriptors of the files, in order."""
+                 tables: dict[str, pl.DataFrame], programme: str) -> list[dict[str, Any]]:
+    """Each table as CSV and Parquet in `folder`; the resource descriptors of the files, in order
+    (titled with the programme's name as the document gives it)."""
     resources = []
     for ts in table_schemas:
         frame = tables[ts.name]
         csv, parquet = folder / f"{file_stem(ts.name)}.csv", folder / f"{file_stem(ts.name)}.parquet"
         frame.write_csv(csv, include_bom=CSV_BOM, line_terminator="\n")
         write_parquet(ts, frame, parquet)
-        resources.append(_resource(ts, csv, "csv"))
-        resources.append(_resource(ts, parquet, "parquet"))
+        resources.append(_resource(ts, csv, "csv", programme))
+        resources.append(_resource(ts, parquet, "parquet", programme))
     return resources
 
 
@@ -69,7 +70,7 @@ _ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), 
           "date": pa.date32()}
 
 
-def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
+def _resource(ts: schemas.TableSchema, file: Path, fmt: str, programme: str) -> dict[str, Any]:
     data = file.read_bytes()
     schema = resource_schema(ts, fmt)
     name = ts.name if fmt == "csv" else parquet_resource_name(ts.name)
@@ -77,8 +78,8 @@ def _resource(ts: schemas.TableSchema, file: Path, fmt: str) -> dict[str, Any]:
         "name": name,
         "type": "table",
         "path": file.name,
-        "title": ts.title,
-        "description": ts.description,
+        "title": ts.title_for(programme),
+        "description": ts.description_for(programme),
         "format": fmt,
         "mediatype": "text/csv" if fmt == "csv" else "application/parquet",
     }
@@ -107,7 +108,8 @@ def package_descriptor(
         "$schema": PROFILE,
         "name": meta["name"],
         "title": meta["title"],
-        "description": meta["description"],
+        "description": meta["description"].replace("{title}", dataset.title).replace(schemas.PROGRAMME,
+                                                                                     dataset.programme),
         "version": version,
         # The document's as-of date, not the clock: rebuilding gives the same bytes.
         "created": f"{dataset.as_of}T00:00:00+09:00",

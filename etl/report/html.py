@@ -36,6 +36,7 @@ class Page:
     placed: set[tuple[str, str]] | None = None
     diff: list | None = None  # etl.release.diff.TableDiff list with --against
     against: str = ""
+    programme: str = ""  # the partnership programme's name, as the document gives it
 
 
 def e(value: Any) -> str:
@@ -274,7 +275,8 @@ def _partners(page: Page) -> str:
                for r in sec3.iter_rows(named=True) if r.get("協定先ID") == pid] if sec3.height else []
         rows.append(f"<tr><td class=n>{e(pid)}</td><td>{e(p['協定先名称'])}</td><td class=n>{e(p['原文行番号'])}</td>"
                     f"<td>{'<br>'.join(map(e, in2))}</td><td>{'<br>'.join(map(e, in3))}</td></tr>")
-    html = ['<section id="partners"><h2>協定先（公民協奏パートナーシップ包括連携協定）と掲載箇所</h2>',
+    named = f"（{e(page.programme)}）" if page.programme else ""
+    html = [f'<section id="partners"><h2>協定先{named}と掲載箇所</h2>',
             ("<table><thead><tr><th class=n>協定先ID</th><th>協定先名称</th><th class=n>行</th>"
              "<th>2 連携協定に基づく取組</th><th>3 包括連携協定締結企業等との取組</th></tr></thead><tbody>"),
             *rows, "</tbody></table>"]
@@ -345,7 +347,7 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     tables = dataset.tables if dataset is not None else {}
     columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
     return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
-                placed=placed_cells(report, columns))
+                placed=placed_cells(report, columns), programme=dataset.programme if dataset is not None else "")
 
 
 def _source_hash(source: Path) -> str:
@@ -385,7 +387,8 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     facts = {"データセット": package.get("name", ""), "版": package.get("version", ""),
              "時点": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
              "資料": source.get("title", "")}  # no local path: the page of a release is the same anywhere
-    page = Page(report, f"{facts['データセット']} {facts['版']} リリースレポート", facts, terminal(report), tables)
+    page = Page(report, f"{facts['データセット']} {facts['版']} リリースレポート", facts, terminal(report), tables,
+                programme=schemas.programme_of(package))
     if against is not None:
         from etl.release.diff import diff_releases
 

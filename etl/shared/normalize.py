@@ -66,7 +66,7 @@ def name_key_expr(expr: pl.Expr) -> pl.Expr:
 
 
 def era_to_gregorian(era: str, year: str | int) -> int:
-    """令和5 → 2023; 元 is year 1 of the era."""
+    """令和7 → 2025; 元 is year 1 of the era."""
     if era not in ERAS:
         raise ValueError(f"unknown era {era!r}")
     n = 1 if year == "元" else int(year)
@@ -78,7 +78,7 @@ def era_to_gregorian(era: str, year: str | int) -> int:
 def fiscal_years(text: str) -> list[tuple[int | None, int | None]]:
     """Every 年度 in `text` as (year from the era, Gregorian year printed beside it or None).
 
-    Reads 「2023（令和５）年度」, 「令和５年度」 and 「令和元年度」; an impossible era year (令和0年度)
+    Reads 「2025（令和７）年度」, 「令和７年度」 and 「令和元年度」; an impossible era year (令和0年度)
     gives None for the era year, for the caller to report.
     """
     t = normalize_text(text)
@@ -94,7 +94,7 @@ def fiscal_years(text: str) -> list[tuple[int | None, int | None]]:
 
 
 def parse_date(text: str) -> dt.date | None:
-    """The first date written 2023年2月10日 or 令和5年2月10日 in `text`, else None."""
+    """The first date written 2025年4月1日 or 令和7年4月1日 in `text`, else None."""
     t = normalize_text(text)
     eras = "|".join(ERAS)
     m = re.search(rf"(?:(\d{{4}})|({eras})\s*(元|\d+))\s*年\s*(\d{{1,2}})\s*月\s*(\d{{1,2}})\s*日", t)

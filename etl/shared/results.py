@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # C0 (newline and tab included), DEL and C1: a value holding them could move the cursor, write the
-# clipboard (OSC 52) or fake a line of the report on a terminal. They are shown escaped, as \x1b.
+# clipboard (an OSC sequence) or fake a line of the report on a terminal. They are shown escaped, as \x1b.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 MAX_SHOWN = 200  # characters of one value in a check's label, expected or actual

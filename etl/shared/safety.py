@@ -7,7 +7,7 @@ release folder, a folder on the path, the file itself). Everything is checked be
 read, and files are then opened component by component with O_NOFOLLOW, relative to the folder
 already opened, so that a link swapped in meanwhile is refused rather than followed.
 
-The limits are far beyond any real release (the real one is 120 KB in 21 files) and keep a hostile
+The limits are far beyond any real release (the real one is about a hundred kilobytes in a score of files) and keep a hostile
 but well-formed release from costing unbounded time or memory.
 """
 
@@ -27,13 +27,13 @@ from typing import Any, BinaryIO
 from etl.errors import UsageError
 
 MiB = 1024 * 1024
-MAX_DESCRIPTOR_BYTES = 8 * MiB  # datapackage.json / catalog.json (the real one: 58 KB)
+MAX_DESCRIPTOR_BYTES = 8 * MiB  # datapackage.json / catalog.json (the real one: tens of kilobytes)
 MAX_JSON_DEPTH = 32  # nesting of datapackage.json (the real one: 7)
 MAX_RESOURCES = 500  # resources in one release (the real one: 20)
-MAX_FIELDS = 500  # fields of one schema, columns of one CSV or Parquet file (the real maximum: 12)
+MAX_FIELDS = 500  # fields of one schema, columns of one CSV or Parquet file (the real maximum: about a dozen)
 MAX_FILE_BYTES = 64 * MiB  # one CSV or Parquet file (the real largest: 10 KB)
 MAX_RELEASE_BYTES = 256 * MiB  # all files of one release together (the real one: 120 KB)
-MAX_SOURCE_BYTES = 64 * MiB  # the source document, a PDF or its text (the city's text: 15 KB)
+MAX_SOURCE_BYTES = 64 * MiB  # the source document, a PDF or its text (the city's text: some kilobytes)
 MAX_LINE_BYTES = 1 * MiB  # one line of a CSV file (the real longest: under 1 KB)
 MAX_ROWS = 100_000  # rows of one table, counted in the CSV or claimed by Parquet metadata (the real
 # maximum: 107); checking that many bad rows takes about 0.5 GB, a million took 2.5 GB

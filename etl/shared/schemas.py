@@ -29,6 +29,11 @@ _DTYPES: dict[str, type[pl.DataType]] = {
 }
 
 
+# The programme's name in a title or description of schemas/: the document names it (section 1),
+# so that an edition that renames it needs no change here.
+PROGRAMME = "{programme}"
+
+
 @dataclass(frozen=True)
 class TableSchema:
     """One published table's schema as written in `schemas/`."""
@@ -43,6 +48,13 @@ class TableSchema:
     @property
     def description(self) -> str:
         return self.descriptor.get("x-description", "")
+
+    def title_for(self, programme: str) -> str:
+        """The title with the programme's name the document gives (x-title may name it as {programme})."""
+        return self.title.replace(PROGRAMME, programme)
+
+    def description_for(self, programme: str) -> str:
+        return self.description.replace(PROGRAMME, programme)
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -163,6 +175,21 @@ def shapes() -> dict[str, dict[str, Any]]:
         return shape
 
     return {name: resolved(name) for name in declared}
+
+
+def programme_of(package: dict[str, Any]) -> str:
+    """The programme's name a release was built with, read back from a resource title that names it
+    ("" when none does): the cumulative tables and a release's report take it from the release."""
+    for ts in tables():
+        pre, found, post = ts.title.partition(PROGRAMME)
+        if not found:
+            continue
+        for r in package.get("resources", []):
+            title = r.get("title") if isinstance(r, dict) and r.get("name") == ts.name else None
+            if isinstance(title, str) and title.startswith(pre) and title.endswith(post) \
+                    and len(title) > len(pre) + len(post):
+                return title[len(pre):len(title) - len(post)]
+    return ""
 
 
 def cumulative_tables() -> list[TableSchema]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from etl.shared import schemas
+from etl.shared.normalize import normalize_text
 from etl.transform.activities import activities
 from etl.transform.counts import MAX_PLACEMENTS, agreement_counts, partnership_partners, place_cells
 from etl.transform.dataset import Dataset, Evidence, Placement
@@ -63,6 +64,7 @@ def transform(raw: Extracted) -> Dataset:
         fiscal_year=year,
         title=raw.title.text,
         material=raw.material.text if raw.material else "",
+        programme=normalize_text(raw.programme.text),
     )
 
 

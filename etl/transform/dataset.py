@@ -60,3 +60,4 @@ class Dataset:
     fiscal_year: int | None = None
     title: str = ""
     material: str = ""
+    programme: str = ""  # the partnership programme's name, as section 1 prints it (NFKC)

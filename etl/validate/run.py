@@ -461,7 +461,7 @@ def read_parquet(file: Path | bytes, label: str = "") -> pl.DataFrame:
     label = label or (file.name if isinstance(file, Path) else "parquet")
     safety.check_parquet_limits(data, f"resource {label!r}", label)
     try:
-        # ParquetFile, not read_table: the same table, without importing pyarrow.dataset (~15 ms a build)
+        # ParquetFile, not read_table: the same table, without importing pyarrow.dataset (some milliseconds a build)
         table = _decoded(pq.ParquetFile(io.BytesIO(data)), label)
         table.validate(full=True)  # e.g. strings that are not UTF-8, which the reader does not check
         frame = pl.from_arrow(pa.table(table.columns, names=table.schema.names))
