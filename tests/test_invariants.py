@@ -54,6 +54,8 @@ CASES: list[tuple[str, Mutation, str, list[str]]] = [
      "initiatives.partner_count", ["取組ID 9", "協定先数 2", "3 partners"]),
     ("as-of date two years before the fiscal year", lambda l: edit(l, 4, "2023年", "2021年"),
      "initiatives.as_of_fits_fiscal_year", ["年度 2023", "時点 2021-02-10", "2022-04-01"]),
+    ("line near the wrap threshold", lambda l: edit(l, 89, "子ども食堂への支援", "子ども食堂への支援協力体制の整備と周知"),
+     "initiative_items.line_breaks", ["取組ID 1", "line 89", "73%", "80%"]),
     ("fiscal years disagree", lambda l: edit(l, 77, "2023（令和５）", "2024（令和５）"),
      "initiatives.fiscal_year", ["line 77", "2024", "2023"]),
     ("unknown partner in section 3", lambda l: edit(l, 275, "FSGｶﾚｯｼﾞﾘｰｸﾞ", "FSG"),

@@ -82,3 +82,46 @@ def test_a_vertical_label_glued_to_its_row_is_still_the_label() -> None:
     assert not LINES[i].strip()
     got = _data(_build(LINES[:i] + LINES[i + 1:]))
     assert got["initiatives"].equals(BASE["initiatives"])
+
+
+def test_a_qr_line_as_long_as_a_caption_may_be_is_refused_not_guessed() -> None:
+    """A line that mentions a QR code near the caption width is a caption or a cell: refused, named."""
+    i = next(i for i, t in enumerate(LINES) if i > SECTION2 and "QRコード" in t)
+    longer = LINES[i] + "市Webサイトでご覧ください"
+    with pytest.raises(EtlError) as caught:
+        _build(LINES[:i] + [longer] + LINES[i + 1:])
+    assert str(caught.value).startswith(f"line {i + 1}: 「{longer}」 mentions a QR code and is ")
+
+
+def test_a_section_the_extractor_does_not_know_is_refused_by_name() -> None:
+    """A section 4 appended to an edition was read into section 3's table; it is refused, named."""
+    with pytest.raises(EtlError) as caught:
+        _build([*LINES, "", "４ 今後の予定", "", "・次年度も協定を拡充"])
+    assert str(caught.value).startswith(f"line {len(LINES) + 2}: a section 4 「４ 今後の予定」, which the extractor "
+                                        "does not know")
+
+
+def test_a_column_the_extractor_does_not_know_is_refused_by_name() -> None:
+    """One more column in section 2 (担当課) was merged into 取組内容; it is refused, named."""
+    header = next(i for i, t in enumerate(LINES) if i > SECTION2 and "取組内容" in t)
+    first = next(i for i, t in enumerate(LINES) if i > header and "ﾖｰｸﾍﾞﾆﾏﾙ " in t)
+    lines = list(LINES)
+    lines[header] = lines[header].replace("取組内容", "担当課 取組内容")
+    lines[first] = lines[first].replace("ﾖｰｸﾍﾞﾆﾏﾙ ", "ﾖｰｸﾍﾞﾆﾏﾙ こども政策課 ")
+    with pytest.raises(EtlError) as caught:
+        _build(lines)
+    assert str(caught.value).startswith(f"line {header + 1}: section 2's table has a column 「担当課」 that the "
+                                        "extractor does not know")
+
+
+def test_a_section_2_in_another_column_order_reads_by_its_header() -> None:
+    """The text columns are read in the order the header prints them (its first row, printed so)."""
+    header = next(i for i, t in enumerate(LINES) if i > SECTION2 and "取組内容" in t)
+    first = next(i for i, t in enumerate(LINES) if i > header and "ﾖｰｸﾍﾞﾆﾏﾙ " in t)
+    lines = list(LINES)
+    lines[header] = lines[header].replace("協定名称 協定先", "協定先 協定名称")
+    title, partner, rest = lines[first].split(" ", 2)
+    lines[first] = " ".join([partner, title, rest])
+    ds = _build(lines)
+    assert ds.tables["initiatives"].row(0, named=True)["協定名称"] == BASE["initiatives"].row(0, named=True)["協定名称"]
+    assert ds.tables["initiative_partners"].row(0) == BASE["initiative_partners"].row(0)

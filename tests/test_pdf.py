@@ -293,3 +293,28 @@ def test_a_pdf_that_reads_too_long_or_has_too_many_pages_is_refused(
     monkeypatch.setattr(pdf, "MAX_PAGES", 2)
     with pytest.raises(SourceError, match="has 3 pages"):
         pdf.read_lines(pdfs["reportlab"], "long.pdf")
+
+
+@pytest.mark.parametrize(("gap", "refused"), [(0.0, False), (0.7, True), (0.8, True), (0.9, True), (1.0, False)])
+def test_a_gap_too_near_the_cell_gap_is_refused_not_guessed(tmp_path: Path, gap: float, refused: bool) -> None:
+    """A horizontal gap within CELL_GAP_MARGIN of CELL_GAP (a wide word space or a narrow cell gap) could
+    be either; the reader names the page, the row and the gap instead of guessing."""
+    from reportlab.pdfgen import canvas
+
+    from etl.errors import SourceError
+    from etl.source.pdf import CELL_GAP, CELL_GAP_MARGIN, read_lines
+
+    facsimile._register_font()
+    size, out = 10.0, io.BytesIO()
+    page = canvas.Canvas(out)
+    page.setFont(facsimile.FONT, size)
+    page.drawString(100, 700, "協定")
+    page.drawString(100 + 2 * size + gap * size, 700, "先名")
+    page.save()
+    if not refused:
+        assert read_lines(out.getvalue(), "gap.pdf")[0] == ("協定 先名" if gap > CELL_GAP else "協定先名",)
+        return
+    assert abs(gap - CELL_GAP) < CELL_GAP_MARGIN
+    with pytest.raises(SourceError) as caught:
+        read_lines(out.getvalue(), "gap.pdf")
+    assert f"gap.pdf, page 1: in the row 「協定先名」 the gap between 「定」 and 「先」 is {gap:.2f} font sizes" in str(caught.value)

@@ -20,6 +20,7 @@ BULLET = "・"
 # mentions a QR code is the caption of the code's image (see _is_qr_caption).
 _QR_CAPTION = re.compile(r"QR\s*コード")
 _CAPTION_WIDTH = 20  # characters; a table cell that mentions a QR code is longer or has a space
+_CAPTION_MARGIN = 3  # a line this near _CAPTION_WIDTH cannot be told: caption or cell
 _FURNITURE_LINE = re.compile(r"^(?:単位\s*:.*|\S*年度\s*当初予算関連資料)$")
 
 
@@ -99,6 +100,7 @@ def _without_qr_captions(para: list[Line]) -> list[list[Line]]:
     to a cell, and it is cut out there too, as the paragraph break it stood for."""
     parts, start, i = [], 0, 0
     while i < len(para):
+        _check_caption_width(para[i])
         if _QR_CAPTION.search(N(para[i][1])) and _is_caption_line(para[i][1]):
             first = i
             while first > start and _is_caption_line(para[first - 1][1]):
@@ -108,6 +110,18 @@ def _without_qr_captions(para: list[Line]) -> list[list[Line]]:
         i += 1
     parts.append(para[start:])
     return [p for p in parts if p]
+
+
+def _check_caption_width(line: Line) -> None:
+    """A line that mentions a QR code and is nearly as long as a caption may be (_CAPTION_WIDTH) could be
+    either a caption (dropped) or a cell (kept); the reader refuses it rather than guess."""
+    n, text = line
+    t = N(text)
+    if _QR_CAPTION.search(t) and " " not in t and abs(len(t) - _CAPTION_WIDTH) <= _CAPTION_MARGIN:
+        raise LayoutError(
+            f"「{text}」 mentions a QR code and is {len(t)} characters long, too near the {_CAPTION_WIDTH} of a "
+            "caption beside a QR code (dropped as page furniture) to tell it from a table cell (kept). Check "
+            "the source: a caption is a few words on lines of their own.", n)
 
 
 def _is_caption_line(text: str) -> bool:

@@ -43,6 +43,9 @@ from etl.errors import SourceError
 MAX_PAGES = 30  # the document has three; a longer PDF is another document
 MAX_SECONDS = 30  # for opening and reading every page; pdfminer can loop on crafted files
 CELL_GAP = 0.8  # font sizes of horizontal white space that separate two cells
+# A gap within this many font sizes of CELL_GAP cannot be told (a wide word space, a narrow cell
+# gap): the reader refuses the PDF rather than guess where a cell ends.
+CELL_GAP_MARGIN = 0.15
 MAGIC = b"%PDF-"
 
 
@@ -134,7 +137,7 @@ def _too_big(name: str) -> str:
 def _read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
     pages = _pages(data, name)
     _check_mapped(pages, name)
-    rows = [_rows(chars) for chars in pages]
+    rows = [_rows(chars, name, number) for number, chars in enumerate(pages, start=1)]
     if not any(rows):
         raise SourceError(
             f"{name} is a PDF without a text layer ({len(pages)} page(s) of images only, e.g. a scan): "
@@ -226,7 +229,10 @@ def _deadline(seconds: float) -> Iterator[None]:
         yield
         return
 
+    fired = []
+
     def stop(signum: int, frame: object) -> None:
+        fired.append(True)
         raise _Timeout
 
     old = signal.signal(signal.SIGALRM, stop)
@@ -236,9 +242,11 @@ def _deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    if fired:  # the parser caught the alarm (a bare except) and went on: the time was still up
+        raise _Timeout
 
 
-def _rows(chars: list[dict[str, Any]]) -> list[tuple[float, str]]:
+def _rows(chars: list[dict[str, Any]], name: str = "", page: int = 0) -> list[tuple[float, str]]:
     """(top, text) of each printed row of a page, top to bottom."""
     visible = [c for c in chars if c["text"].strip() and c.get("size", 0) > 0]
     visible.sort(key=lambda c: (c["top"], c["x0"]))
@@ -248,14 +256,21 @@ def _rows(chars: list[dict[str, Any]]) -> list[tuple[float, str]]:
             rows[-1].append(c)
         else:
             rows.append([c])
-    return [(row[0]["top"], _text(row)) for row in rows]
+    return [(row[0]["top"], _text(row, name, page)) for row in rows]
 
 
-def _text(row: list[dict[str, Any]]) -> str:
+def _text(row: list[dict[str, Any]], name: str = "", page: int = 0) -> str:
     row = sorted(row, key=lambda c: c["x0"])
     out = [_printed(row[0]["text"])]
     for prev, c in itertools.pairwise(row):
-        if c["x0"] - prev["x1"] > CELL_GAP * max(prev["size"], c["size"]):
+        gap = (c["x0"] - prev["x1"]) / max(prev["size"], c["size"])
+        if abs(gap - CELL_GAP) < CELL_GAP_MARGIN:
+            text = "".join(ch["text"] for ch in row)
+            raise SourceError(
+                f"{name}, page {page}: in the row 「{text[:60]}」 the gap between 「{prev['text']}」 and 「{c['text']}」 "
+                f"is {gap:.2f} font sizes, too near the {CELL_GAP} at which two cells are told apart to say whether "
+                "it ends a cell or is a space inside one. Build the text of the PDF instead, and check that row.")
+        if gap > CELL_GAP:
             out.append(" ")
         out.append(_printed(c["text"]))
     return "".join(out)

@@ -24,18 +24,20 @@ from etl.transform.activities import activities
 from etl.transform.counts import MAX_PLACEMENTS, agreement_counts, partnership_partners, place_cells
 from etl.transform.dataset import Dataset, Evidence, Placement
 from etl.transform.initiatives import (
+    WRAP_MARGIN,
     WRAP_RATIO,
     assigned_amounts,
     fiscal_year,
     initiative_items,
     initiative_partners,
     initiatives,
+    line_breaks,
 )
 
 if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
     from etl.extract.frames import Extracted
 
-__all__ = ["MAX_PLACEMENTS", "WRAP_RATIO", "Dataset", "Evidence", "Placement", "place_cells", "transform"]
+__all__ = ["MAX_PLACEMENTS", "WRAP_MARGIN", "WRAP_RATIO", "Dataset", "Evidence", "Placement", "place_cells", "transform"]
 
 
 def transform(raw: Extracted) -> Dataset:
@@ -55,7 +57,8 @@ def transform(raw: Extracted) -> Dataset:
         **section3,
     }
     evidence = Evidence(raw, placement, {"initiative_partners": named_resolved,
-                                         "partnership_activities": section3_resolved}, assigned_amounts(raw))
+                                         "partnership_activities": section3_resolved}, assigned_amounts(raw),
+                        line_breaks(raw))
     conformed = {name: schemas.table(name).conform(_with_municipality(name, f)) for name, f in tables.items()}
     return Dataset(
         tables=conformed,

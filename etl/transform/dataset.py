@@ -48,6 +48,7 @@ class Evidence:
     placement: Placement  # where the count table's printed numbers went
     resolved: dict[str, pl.DataFrame]  # table → every partner name printed for it, with its candidates
     amounts: pl.DataFrame  # each 「N千円」 read into an initiative: 原文行番号, 値
+    line_breaks: pl.DataFrame | None = None  # each wrap-or-new-item decision of section 2: 取組ID, 原文行番号, 割合
 
 
 @dataclass

@@ -14,8 +14,10 @@ if TYPE_CHECKING:  # annotations only: the module runs without importing an earl
     from etl.extract.frames import Extracted
 
 # A line of a multi-line cell without 「・」 bullets ends an item (rather than wrapping) when it
-# is clearly shorter than the column: less than this share of the widest line of such cells.
+# is clearly shorter than the column: less than this share of the widest line of such cells. A
+# line whose share lies within WRAP_MARGIN of it cannot be told apart (initiative_items.line_breaks).
 WRAP_RATIO = 0.8
+WRAP_MARGIN = 0.1
 
 
 def fiscal_year(raw: Extracted) -> int | None:
@@ -87,12 +89,33 @@ def initiative_items(raw: Extracted) -> pl.DataFrame:
     is_bullet = normalize_expr(pl.col("原文")).str.starts_with("・")
     first = pl.int_range(pl.len()).over("取組順") == 0
     plain = ~is_bullet.any().over("取組順")  # a cell whose items are not marked with 「・」
-    # The column's width, measured on the cells the rule applies to: a bullet cell has its own
-    # item marks, and one overlong bullet line must not move the threshold for the others.
-    widest = raw.initiative_lines.filter(plain)["表示幅"].max() or 0
-    short_before = pl.col("表示幅").shift(1).over("取組順") < WRAP_RATIO * widest
+    short_before = _share_before() < WRAP_RATIO * _widest(raw)
     new_item = first | is_bullet | (plain & short_before)
     return rejoin_items(raw.initiative_lines, "取組順", new_item).rename({"取組順": "取組ID"})
+
+
+def _widest(raw: Extracted) -> float:
+    """The column's width, measured on the cells the wrap rule applies to: a bullet cell has its own
+    item marks, and one overlong bullet line must not move the threshold for the others."""
+    plain = ~normalize_expr(pl.col("原文")).str.starts_with("・").any().over("取組順")
+    return raw.initiative_lines.filter(plain)["表示幅"].max() or 0
+
+
+def _share_before() -> pl.Expr:
+    return pl.col("表示幅").shift(1).over("取組順")
+
+
+def line_breaks(raw: Extracted) -> pl.DataFrame:
+    """Each decision of the wrap rule: a line of a plain multi-line cell after another, with the share of
+    the column the line before it fills (取組ID, 原文行番号 of that line, 割合), and the rule's threshold
+    and margin (閾値, 余裕): see WRAP_RATIO."""
+    widest = _widest(raw) or 1
+    plain = ~normalize_expr(pl.col("原文")).str.starts_with("・").any().over("取組順")
+    return (raw.initiative_lines.with_columns(plain.alias("plain"), (_share_before() / widest).alias("割合"),
+                                              pl.col("原文行番号").shift(1).over("取組順").alias("前の行"))
+            .filter(pl.col("plain") & pl.col("割合").is_not_null())
+            .select(pl.col("取組順").alias("取組ID"), pl.col("前の行").alias("原文行番号"), "割合",
+                    pl.lit(WRAP_RATIO).alias("閾値"), pl.lit(WRAP_MARGIN).alias("余裕")))
 
 
 def initiative_partners(raw: Extracted, partners: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

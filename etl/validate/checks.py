@@ -360,6 +360,25 @@ def _label(r: dict) -> str:
   return f"取組ID {r['取組ID']} 「{r['協定名称']}」 (line {r['原文行番号']})"
 
 
+@check("initiative_items.line_breaks", "initiative_items", TEXT)
+def line_breaks(given: Given, check: str) -> list[CheckResult]:
+    """A line of a plain multi-line cell either wraps (the line before it fills the column) or starts a new
+    item (the line before it is clearly shorter). A line before it that fills nearly the threshold's
+    share of the column cannot be told either way, and a guess would join two items or split one."""
+    decisions = given.text.line_breaks
+    if decisions is None or decisions.is_empty():
+        return [passed(check, "initiative_items")]
+    near = decisions.filter((pl.col("割合") - pl.col("閾値")).abs() < pl.col("余裕"))
+    return [failed(
+        check, "initiative_items",
+        f"取組ID {r['取組ID']}, line {r['原文行番号']}: the line fills {r['割合']:.0%} of the column's widest line, "
+        f"too near the {r['閾値']:.0%} at which a line is taken to wrap (above) or to end its item (below) to "
+        "tell which it does. Check the source: join the next line to it if the text wraps, or put the next "
+        "item on a line of its own after a shorter one.", label=str(r["取組ID"]), line=r["原文行番号"],
+        field="取組内容", expected=f"below {r['閾値'] - r['余裕']:.0%} or above {r['閾値'] + r['余裕']:.0%}",
+        actual=round(r["割合"], 3)) for r in near.iter_rows(named=True)] or [passed(check, "initiative_items")]
+
+
 @check("initiatives.budget_positive", "initiatives", TABLES)
 def budgets_positive(given: Given, check: str) -> list[CheckResult]:
   """Every initiative has a budget, a positive whole number of 千円."""
