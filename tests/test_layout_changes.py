@@ -101,10 +101,15 @@ def test_a_section_the_extractor_does_not_know_is_refused_by_name() -> None:
                                         "does not know")
 
 
+def _header_and_first_row() -> tuple[int, int]:
+    """The indexes of section 2's header line and of its first row's line (cells on one line)."""
+    header = next(i for i, t in enumerate(LINES) if i > SECTION2 and "取組内容" in t)
+    return header, next(i for i, t in enumerate(LINES) if i > header and "ﾖｰｸﾍﾞﾆﾏﾙ " in t)
+
+
 def test_a_column_the_extractor_does_not_know_is_refused_by_name() -> None:
     """One more column in section 2 (担当課) was merged into 取組内容; it is refused, named."""
-    header = next(i for i, t in enumerate(LINES) if i > SECTION2 and "取組内容" in t)
-    first = next(i for i, t in enumerate(LINES) if i > header and "ﾖｰｸﾍﾞﾆﾏﾙ " in t)
+    header, first = _header_and_first_row()
     lines = list(LINES)
     lines[header] = lines[header].replace("取組内容", "担当課 取組内容")
     lines[first] = lines[first].replace("ﾖｰｸﾍﾞﾆﾏﾙ ", "ﾖｰｸﾍﾞﾆﾏﾙ こども政策課 ")
@@ -116,8 +121,7 @@ def test_a_column_the_extractor_does_not_know_is_refused_by_name() -> None:
 
 def test_a_section_2_in_another_column_order_reads_by_its_header() -> None:
     """The text columns are read in the order the header prints them (its first row, printed so)."""
-    header = next(i for i, t in enumerate(LINES) if i > SECTION2 and "取組内容" in t)
-    first = next(i for i, t in enumerate(LINES) if i > header and "ﾖｰｸﾍﾞﾆﾏﾙ " in t)
+    header, first = _header_and_first_row()
     lines = list(LINES)
     lines[header] = lines[header].replace("協定名称 協定先", "協定先 協定名称")
     title, partner, rest = lines[first].split(" ", 2)
