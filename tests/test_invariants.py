@@ -54,8 +54,8 @@ CASES: list[tuple[str, Mutation, str, list[str]]] = [
      "initiatives.partner_count", ["取組ID 9", "協定先数 2", "3 partners"]),
     ("as-of date two years before the fiscal year", lambda l: edit(l, 4, "2023年", "2021年"),
      "initiatives.as_of_fits_fiscal_year", ["年度 2023", "時点 2021-02-10", "2022-04-01"]),
-    ("line near the wrap threshold", lambda l: edit(l, 89, "子ども食堂への支援", "子ども食堂への支援協力体制の整備と周知"),
-     "initiative_items.line_breaks", ["取組ID 1", "line 89", "73%", "80%"]),
+    ("line near the wrap threshold", lambda l: edit(l, 89, "子ども食堂への支援", "子ども食堂への支援と地域の見守り活動推進"),
+     "initiative_items.line_breaks", ["取組ID 1", "line 89", "77%", "80%"]),
     ("fiscal years disagree", lambda l: edit(l, 77, "2023（令和５）", "2024（令和５）"),
      "initiatives.fiscal_year", ["line 77", "2024", "2023"]),
     ("unknown partner in section 3", lambda l: edit(l, 275, "FSGｶﾚｯｼﾞﾘｰｸﾞ", "FSG"),
@@ -148,3 +148,19 @@ def test_one_misprinted_total_is_named_first_and_alone(
     placement = next(c for c in data["checks"] if c["check"] == "agreement_counts.placement")
     assert placement["passed"] and placement["compared"] == [
         {"label": "人事", "expected": [8, 6], "actual": [8, 6, None, None], "line": 25}]
+
+
+@pytest.mark.parametrize("year", [1900, 9999, 2**40])
+def test_a_fiscal_year_outside_the_calendar_fails_the_check_not_the_run(year: int) -> None:
+    """etl validate of a release whose 年度 was tampered with: a failed check, never an internal error."""
+    import polars as pl
+
+    from etl.pipeline import load
+    from etl.validate.run import validate_tables
+
+    tables = dict(load(REAL).tables)
+    for name in ("initiatives", "activity_rows"):
+        tables[name] = tables[name].with_columns(pl.lit(year, dtype=pl.Int64).alias("年度"))
+    results = [r for r in validate_tables(tables) if r.check == "initiatives.as_of_fits_fiscal_year"]
+    assert results and not any(r.passed for r in results)
+    assert all(f"年度 {year}" in r.message for r in results)

@@ -72,8 +72,50 @@ def test_a_label_glued_to_an_item_names_its_line_and_both_columns() -> None:
     with pytest.raises(EtlError) as caught:
         _build(LINES[:i] + LINES[i + 1:])
     message = str(caught.value)
-    assert message.startswith(f"line {i + 1}: section 3: 「安全・安心」")
-    assert "取組内容" in message and "分野" in message
+    assert message.startswith(f"line {i + 1}: section 3: the row of 「")
+    assert "「安全・安心」" in message and "取組内容" in message and "分野" in message
+
+
+def test_a_glued_label_of_any_shape_is_refused() -> None:
+    """A label too long for a 分野 shape, glued to the item above, still leaves its row without labels."""
+    i = next(i for i, t in enumerate(LINES) if t == "福祉" and LINES[i + 1] == "学術連携")
+    lines = LINES[:i - 1] + ["観光・シティプロモーションの推進体制"] + LINES[i + 2:]
+    with pytest.raises(EtlError, match="has no 分野 label of its own"):
+        _build(lines)
+
+
+def test_a_wrapped_item_before_a_row_with_its_own_labels_builds() -> None:
+    """A short wrapped end of an item (「協力」) before the next row's labels is the end of the item."""
+    i = next(i for i, t in enumerate(LINES) if t == "・福島大学公開授業開催の周知への協力")
+    got = _data(_build(LINES[:i] + ["・福島大学公開授業開催の周知への", "協力"] + LINES[i + 1:]))
+    assert got["partnership_activities"].equals(BASE["partnership_activities"])
+
+
+def test_a_label_after_a_note_is_still_the_label() -> None:
+    """Section 2: a new row's vertical label glued to the ※ note that ends the row above."""
+    end = max(i for i, t in enumerate(LINES) if t == "で対応")
+    lines = LINES[:end + 1] + ["観", "光", "", "観光振興に関する連携協定 株式会社日本旅行 観光PRｲﾍﾞﾝﾄの開催", "",
+                               "1,200千円", ""] + LINES[end + 1:]
+    ds = _build(lines)
+    assert validate_dataset(ds).valid
+    rows = ds.tables["initiatives"]
+    assert rows["分野"].to_list()[-2:] == ["防災", "観光"]
+    assert rows["備考"].to_list()[-2] == BASE["initiatives"]["備考"].to_list()[-1]
+
+
+@pytest.mark.parametrize("where", ["after an item's end", "under a cell's last line"])
+def test_a_qr_caption_inside_a_cell_is_refused_not_cut(where: str) -> None:
+    """A caption after a cell's lines cannot be told from the cell's end: refused, never silently cut."""
+    if where == "after an item's end":
+        i = next(i for i, t in enumerate(LINES) if t == "への受診勧奨・保健指導等を行う")
+        lines = LINES[:i + 1] + ["QRコードで案内"] + LINES[i + 1:]
+    else:
+        i = next(i for i, t in enumerate(LINES) if t == "災害時の応急対策業務")
+        qr = next(j for j in range(i, 0, -1) if "QRコード" in LINES[j])
+        caption = LINES[qr - 2:qr + 1]
+        lines = [t for t in LINES[:i + 1] if t not in caption] + caption + LINES[i + 1:]
+    with pytest.raises(EtlError, match="reads as the caption of a QR code, but it follows the lines of a cell"):
+        _build(lines)
 
 
 def test_a_vertical_label_glued_to_its_row_is_still_the_label() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from etl.pipeline import load
 from etl.shared import schemas
-from etl.shared.shapes import fits, reasons
+from etl.shared.shapes import reasons
 from etl.validate.run import validate_tables
 
 REAL_DATASET = load(REAL)
@@ -98,24 +98,35 @@ def test_every_real_value_fits_its_shape() -> None:
     ("観光・交流", "field_label"), ("DX", "field_label"),
     ("災害時における物資の供給に関する協定", "agreement_title"), ("包括連携協定（第2期）", "agreement_title"),
     ("防災講演会の開催", "activity"), ("郡山市との共同研究", "activity"),
+    ("郡山薬剤師会", "organisation"), ("郡山公共職業安定所", "organisation"), ("JA福島さくら", "organisation"),
+    ("ハローワーク郡山", "organisation"), ("大槻町内会", "organisation"), ("福島県警察", "organisation"),
+    ("郡山市内の医療機関", "organisation"), ("福島交通株式会社等", "organisation"),
+    ("農業・農村", "field_label"), ("姉妹都市", "field_label"), ("学校", "field_label"), ("6次産業化", "field_label"),
+    ("観光・シティプロモーション", "field_label"), ("男女共同参画・女性活躍", "field_label"),
+    ("災害時の相互応援に関する協約", "agreement_title"), ("防災に関する申合せ", "agreement_title"),
+    ("災害時応援協定等", "agreement_title"),
+    ("株式会社デンソーの社員による出前講座", "activity"), ("社会福祉法人への助成金の交付", "activity"),
 ])
 def test_plausible_values_of_a_next_edition_fit(value: str, shape: str) -> None:
-    assert fits(value, shape), reasons(pl.Series([value]), shape).to_list()
+    assert reasons(pl.Series([value]), shape)[0] is None, reasons(pl.Series([value]), shape).to_list()
 
 
 @pytest.mark.parametrize(("value", "shape", "words"), [
     ("公立大学法人福島県立医科大学", "agreement_title", "does not end as an agreement title"),
     ("共同研究及び成果報告会の開催", "organisation", "ends as an activity does"),
     ("学研究院との地域連携協定", "organisation", "reads as an agreement title"),
-    ("福島大学", "field_label", "reads as 協定先（団体） (organisation)"),
-    ("株式会社ヨークベニマル", "field_label", "longer than 10 characters"),
+    ("福島大学", "field_label", "reads as an organisation"),
+    ("株式会社ヨークベニマル", "field_label", "reads as an organisation"),
+    ("株式会社ヨークベニマルと三井住友海上火災保険株式会社", "field_label", "longer than 20 characters"),
+    ("協力", "field_label", None), ("の開催", "field_label", "starts with a particle"),
     ("療", "field_label", "shorter than 2 characters"),
     ("医", "activity", "shorter than 2 characters"),
     ("・ココナビこおりやま周知への協力", "organisation", "starts with a bullet"),
     ("2,400千円", "activity", "holds an amount in 千円"),
 ])
-def test_misplaced_values_are_refused_with_the_reason(value: str, shape: str, words: str) -> None:
-    assert words in str(reasons(pl.Series([value]), shape)[0])
+def test_misplaced_values_are_refused_with_the_reason(value: str, shape: str, words: str | None) -> None:
+    why = reasons(pl.Series([value]), shape)[0]
+    assert why is None if words is None else words in str(why)
 
 
 @pytest.mark.parametrize(("section", "row", "src", "dst"), MOVES,

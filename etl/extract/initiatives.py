@@ -40,20 +40,20 @@ _HEADERS = {"分野": "分野", "協定名称": "協定名称", "協定先": "�
 _TEXT = ("協定名称", "協定先", "取組内容")  # the cells read from text, in the order the header prints them
 
 
-def _text_columns(s2: list[Line], printed: list[str]) -> tuple[str, ...]:
+def _text_columns(printed: list[str], line: int) -> tuple[str, ...]:
     """The text columns in the header's order; the label first and the budget last, as the reader
     takes them (a row ends at its budget)."""
     text = tuple(c for c in printed if c in _TEXT)
     if sorted(text) != sorted(_TEXT) or printed[-1] != "予算" or printed.count("予算") != 1 or (
             "分野" in printed and printed[0] != "分野"):
         raise LayoutError(f"section 2's table header prints the columns {'、'.join(printed)}; the extractor reads "
-                          f"分野, then {'、'.join(_TEXT)} in any order, then the budget (予算) last.", s2[0][0])
+                          f"分野, then {'、'.join(_TEXT)} in any order, then the budget (予算) last.", line)
     return text
 
 
 def initiatives(s2: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFrame]:
-    headers, lines = table(s2, _HEADERS, "section 2")
-    order = _text_columns(s2, headers)
+    headers, lines, header_line = table(s2, _HEADERS, "section 2")
+    order = _text_columns(headers, header_line)
     rows: list[_Initiative] = []
     label_chars: list[Line] = []
     for para in without_furniture(paragraphs(lines)):
@@ -81,7 +81,7 @@ def _label_runs(para: list[Line], in_label: bool) -> tuple[list[Line], list[Line
     A vertical 分野 label is set one character a line, and blank lines usually part it from the cells.
     Without them (a page break, another producer) the label's characters still stand out: two or
     more one-character lines that open a paragraph (or one, when a label is being read), or the
-    one-character lines after the row's budget, which is the last cell of a row. A single
+    one-character lines after the row's budget or its ※ note, which end a row. A single
     character after a line of text is the end of a wrapped cell (…推進事 / 業), not a label."""
     if all(len(N(t)) == 1 for _, t in para):
         return para, [], []
@@ -93,7 +93,8 @@ def _label_runs(para: list[Line], in_label: bool) -> tuple[list[Line], list[Line
     end = len(para)
     while end > lead and len(N(para[end - 1][1])) == 1:
         end -= 1
-    if end == len(para) or not is_amount(para[end - 1][1]):
+    ended = end < len(para) and (is_amount(para[end - 1][1]) or any(N(t).startswith(_NOTE) for _, t in para[:end]))
+    if not ended:  # a row ends at its budget, or with its ※ note
         end = len(para)
     return para[:lead], para[lead:end], para[end:]
 
@@ -114,7 +115,7 @@ def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int
         elif pos == 0:
             if _starts_new_row(row, text):
                 rows.append(row := _Initiative(row.label, row.label_line, order=row.order))
-            _read_cells(row, n, text, first=not is_bullet(text) or row.column < 2)
+            _read_cells(row, n, text, first=not is_bullet(text) or row.column < row.order.index("取組内容"))
         else:
             _read_cells(row, n, text, first=False)
 

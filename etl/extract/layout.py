@@ -42,9 +42,11 @@ def sections(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
         if not m:
             continue
         number, words = int(m[1]), m[2]
-        if number == len(starts) + 1 and number <= len(SECTIONS) and SECTIONS[number - 1] in words:
+        if number != len(starts) + 1:
+            continue  # not the next heading: a line such as 「9 月までに…」 in a cell
+        if number <= len(SECTIONS) and SECTIONS[number - 1] in words:
             starts.append(idx)
-        elif starts or number > 1:
+        elif starts:
             raise LayoutError(_unknown_heading(number, text, len(starts)), n)
     if len(starts) < len(SECTIONS):
         missing = len(starts) + 1
@@ -62,10 +64,8 @@ def _unknown_heading(number: int, text: str, found: int) -> str:
     known = "; ".join(f"{i} 「…{phrase}…」" for i, phrase in enumerate(SECTIONS, start=1))
     if number > len(SECTIONS):
         what = f"a section {number} 「{text}」, which the extractor does not know"
-    elif number == found + 1:
-        what = f"section {number}'s heading 「{text}」 does not name 「{SECTIONS[number - 1]}」"
     else:
-        what = f"the heading 「{text}」 is numbered {number} where section {found + 1} was expected"
+        what = f"section {number}'s heading 「{text}」 does not name 「{SECTIONS[number - 1]}」"
     return (f"{what}. The extractor reads these sections only: {known}. Its lines would be read into "
             "the table above it, so the document is refused; a new section needs the extractor to learn it.")
 
@@ -93,23 +93,26 @@ def without_furniture(paras: list[list[Line]]) -> list[list[Line]]:
 
 
 def _without_qr_captions(para: list[Line]) -> list[list[Line]]:
-    """The paragraph's runs of lines around any QR caption it holds.
+    """The paragraph without the QR captions it holds, as the runs of lines around them.
 
-    A caption is the run of caption-like lines that ends with the line mentioning the QR code. It
-    is usually a paragraph of its own; when a blank line around it is lost (a page break) it sticks
-    to a cell, and it is cut out there too, as the paragraph break it stood for."""
-    parts, start, i = [], 0, 0
-    while i < len(para):
-        _check_caption_width(para[i])
-        if _QR_CAPTION.search(N(para[i][1])) and _is_caption_line(para[i][1]):
-            first = i
-            while first > start and _is_caption_line(para[first - 1][1]):
-                first -= 1
-            parts.append(para[start:first])
-            start = i + 1
-        i += 1
-    parts.append(para[start:])
-    return [p for p in parts if p]
+    A caption is a few short lines beside a QR code, one of which mentions it. It is a paragraph of
+    its own, which is dropped. When the blank line after it is lost (a page break), the caption
+    opens the paragraph of the next cell: its lines up to the one mentioning the QR code are cut
+    off, as the paragraph break they stood for. A caption elsewhere in a paragraph (after a cell's
+    lines) cannot be told from the end of that cell, and is refused rather than guessed."""
+    for line in para:
+        _check_caption_width(line)
+    if all(_is_caption_line(t) for _, t in para):
+        return [] if any(_QR_CAPTION.search(N(t)) for _, t in para) else [para]
+    qr = [i for i, (_, t) in enumerate(para) if _QR_CAPTION.search(N(t)) and _is_caption_line(t)]
+    if not qr:
+        return [para]
+    if all(_is_caption_line(t) for _, t in para[: qr[0] + 1]) and len(qr) == 1:
+        return [para[qr[0] + 1 :]]
+    n, text = para[qr[-1]]
+    raise LayoutError(f"「{text}」 reads as the caption of a QR code, but it follows the lines of a cell without a "
+                      "blank line, so which lines are the caption cannot be told. Put a blank line before the "
+                      "caption.", n)
 
 
 def _check_caption_width(line: Line) -> None:
@@ -117,7 +120,7 @@ def _check_caption_width(line: Line) -> None:
     either a caption (dropped) or a cell (kept); the reader refuses it rather than guess."""
     n, text = line
     t = N(text)
-    if _QR_CAPTION.search(t) and " " not in t and abs(len(t) - _CAPTION_WIDTH) <= _CAPTION_MARGIN:
+    if _QR_CAPTION.search(t) and " " not in t and not is_bullet(t) and abs(len(t) - _CAPTION_WIDTH) <= _CAPTION_MARGIN:
         raise LayoutError(
             f"「{text}」 mentions a QR code and is {len(t)} characters long, too near the {_CAPTION_WIDTH} of a "
             "caption beside a QR code (dropped as page furniture) to tell it from a table cell (kept). Check "
@@ -172,8 +175,9 @@ def as_of_date(heading: Line) -> dt.date:
     return as_of
 
 
-def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[str], list[Line]]:
-    """A table's columns as its header row prints them (left to right), and the lines of its body.
+def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[str], list[Line], int]:
+    """A table's columns as its header row prints them (left to right), the lines of its body, and the
+    line of the header row.
 
     The header is the paragraph holding 「取組内容」, with any vertical header above it (分 / 野, one
     character a line). `known` maps a printed header, or a word it holds (「…予算」), to the column
@@ -194,6 +198,7 @@ def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[s
         printed += [(lines[end][0], token) for token in N(lines[end][1]).split()]
         end += 1
     out: list[str] = []
+    previous = None
     for n, token in printed:
         column = _column(token, known)
         if column is None:
@@ -201,10 +206,12 @@ def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[s
             raise LayoutError(f"{what}'s table has a column 「{token}」 that the extractor does not know (it reads "
                               f"{names}). Its values would be merged into a neighbouring column, so the document "
                               "is refused; a new column needs the extractor to learn it.", n)
-        if not out or out[-1] != column:  # a header wrapped onto two lines (…当初予算 / 関連予算)
+        if not out or out[-1] != column or previous == n:  # a header wrapped onto two lines (…当初予算 / 関連予算)
             out.append(column)
+        previous = n
     rest = [lines[end:]] if lines[end:] else []
-    return out, [ln for p in rest + paras[i + 1 :] for ln in p + [(0, "")]]
+    header_line = lines[0][0] if lines else paras[i][0][0]
+    return out, [ln for p in rest + paras[i + 1 :] for ln in p + [(0, "")]], header_line
 
 
 def _column(token: str, known: dict[str, str]) -> str | None:

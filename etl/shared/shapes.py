@@ -1,8 +1,6 @@
 """The shapes of text cells (schemas/shapes.json) as polars expressions.
 
-Which rule a value breaks, or whether it fits: used by the check `<table>.shapes`
-(etl.validate.run) and by the section readers, which take a line that reads as a 分野 label where
-an item's continuation was expected as a doubt, not as text.
+Which rule a value breaks, if any: used by the check `<table>.shapes` (etl.validate.run).
 """
 
 from __future__ import annotations
@@ -24,11 +22,6 @@ def reasons(column: pl.Series, shape_name: str, tables: Tables | None = None) ->
     reason = pl.coalesce([pl.when(broken.fill_null(False)).then(pl.lit(says)) for broken, says in checks]
                          + [pl.lit(None, pl.String)])
     return frame.select(pl.when(pl.col("v").is_null()).then(None).otherwise(reason)).to_series()
-
-
-def fits(text: str, shape_name: str) -> bool:
-    """Whether one value fits the shape (a listed-partner escape is not applied: no tables here)."""
-    return reasons(pl.Series([text], dtype=pl.String), shape_name)[0] is None
 
 
 def _rules(shape_name: str, tables: Tables) -> list[tuple[pl.Expr, str]]:

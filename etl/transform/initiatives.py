@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # annotations only: the module runs without importing an earl
 # is clearly shorter than the column: less than this share of the widest line of such cells. A
 # line whose share lies within WRAP_MARGIN of it cannot be told apart (initiative_items.line_breaks).
 WRAP_RATIO = 0.8
-WRAP_MARGIN = 0.1
+WRAP_MARGIN = 0.05
 
 
 def fiscal_year(raw: Extracted) -> int | None:
