@@ -230,3 +230,131 @@ def test_the_first_screen_holds_what_a_steward_decides_on(chromium, pages: dict[
     page.close()
     assert all(y < 800 for y in positions.values()), positions
     assert wrapped == [] and width <= 1280, (wrapped[:5], width)
+
+
+def test_a_failure_shows_the_source_lines_around_its_value(pages: dict[str, Built]) -> None:
+    """Evidence from the source: the failed column total is followed by the numbered lines around line 30,
+    that line marked, as the document prints it; a passing report shows none."""
+    html = pages["invalid"].html.read_text(encoding="utf-8")
+    evidence = re.findall(r'<tr class=evidence><td colspan=6><div class=evidence><pre class=source '
+                          r'aria-label="原文 (\d+) 行目の前後">(.*?)</pre>', html, flags=re.S)
+    assert evidence, "no evidence row"
+    marked = {line: re.search(r"<mark><span class=ln>(\d+)</span> (.*?)</mark>", block).groups()
+              for line, block in evidence}
+    assert marked["30"] == ("30", "合計 295 54 216 22 4")
+    block = dict(evidence)["30"]
+    assert [int(n) for n in re.findall(r"<span class=ln>(\d+)</span>", block)] == [29, 30, 31]
+    assert "class=evidence" not in pages["valid"].html.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def pdf_page(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A build of the misprinted document as a PDF (the reportlab facsimile of tools/facsimile.py)."""
+    sys.path.insert(0, str(REAL.parent.parent / "tools"))
+    import facsimile
+
+    root = tmp_path_factory.mktemp("html-pdf")
+    text = write_doc(root / "text", edit(real_lines(), 30, "合計 295 54 215", "合計 295 54 216"))
+    pdf = root / text.with_suffix(".pdf").name
+    facsimile.make(text, pdf, "reportlab")
+    return _build(root, pdf, "--dry-run")
+
+
+def test_a_failure_in_a_pdf_shows_the_crop_of_its_page(pdf_page: Built) -> None:
+    """The crop of the page where the failed 合計 is printed: a small PNG, not blank, with the line's box
+    inside it and outlined, and alt text naming the line and the page."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    html = pdf_page.html.read_text(encoding="utf-8")
+    figures = re.findall(r'<img src="data:image/png;base64,([^"]+)" width=(\d+) height=(\d+) data-line=(\d+) '
+                         r'data-box="(\d+),(\d+),(\d+),(\d+)" alt="([^"]+)">', html)
+    crop = next(f for f in figures if f[3] == "30")
+    data, (width, height), box, alt = base64.b64decode(crop[0]), map(int, crop[1:3]), tuple(map(int, crop[4:8])), crop[8]
+    assert len(data) < 20_000 and alt == "原文 30 行目（1 ページ）：合計 295 54 216 22 4"
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    assert image.size == (width, height)
+    left, top, right, bottom = box
+    assert 0 <= left < right <= width and 0 <= top < bottom <= height  # the value's box lies inside
+    inside = image.crop((left + 3, top + 3, right - 3, bottom - 3)).convert("L")
+    assert inside.getextrema()[0] < 100  # printed text, not a blank crop
+    edge = [image.getpixel((x, top + 1)) for x in range(left + 5, right - 5)]
+    assert sum(1 for p in edge if p[0] > 150 and p[1] < 80) > len(edge) // 2  # the outline is drawn
+
+
+def test_a_pdf_build_shows_the_count_table_as_printed(pdf_page: Built) -> None:
+    """The count matrix of a build from a PDF comes with the crop of the printed table, every row outlined."""
+    html = pdf_page.html.read_text(encoding="utf-8")
+    figure = re.search(r'<figure class=crop id=count-table-source><img src="data:image/png;base64,[^"]+" '
+                       r'width=(\d+) height=(\d+) data-box="(\d+),(\d+),(\d+),(\d+)" alt="原文の協定数の表（1 ページ', html)
+    assert figure
+    width, height, left, top, right, bottom = map(int, figure.groups())
+    assert 0 <= left < right <= width and 0 <= top < bottom <= height and bottom - top > 60  # five rows
+
+
+@pytest.mark.parametrize("kind", ["invalid", "release"])
+def test_the_a4_print_cuts_no_table_row(chromium, pages: dict[str, Built], kind: str, tmp_path: Path) -> None:
+    """Chromium's PDF of the page on A4: every row of the check tables lies on one page. Each row's 説明
+    (the last column, the one that wraps) is read from the printed column of the page it starts on."""
+    import pdfplumber
+
+    page = chromium.new_page()
+    page.goto(pages[kind].html.as_uri())
+    messages = page.eval_on_selector_all("table.checks tbody tr:not(.evidence)",
+                                         "rows => rows.map(r => r.lastElementChild.textContent)")
+    pdf = tmp_path / "report.pdf"
+    page.pdf(path=str(pdf), format="A4", print_background=True)
+    page.close()
+    with pdfplumber.open(pdf) as document:
+        sizes = {(round(p.width), round(p.height)) for p in document.pages}
+        assert sizes <= {(595, 842), (596, 842), (596, 843)}, sizes  # A4: 210 × 297 mm, in points
+        columns = [_column_text(p) for p in document.pages]
+    squeeze = lambda text: re.sub(r"\s+", "", text)  # noqa: E731
+    cut = [m for m in messages if m and not any(squeeze(m) in c for c in columns)]
+    assert len(messages) > 20 and not cut, cut[:3]
+
+
+def _column_text(page) -> str:
+    """The text a page prints in the 説明 column of its check tables (right of each 説明 header)."""
+    from etl.source.pdf import _printed
+
+    chars = page.chars
+    heads = [a for a, b in zip(chars, chars[1:]) if a["text"] == "説" and b["text"] == "明" and
+             abs(a["top"] - b["top"]) < 1]
+    if not heads:
+        return ""
+    left = min(c["x0"] for c in heads) - 2
+    chars = sorted((c for c in page.chars if c["x0"] >= left), key=lambda c: (round(c["top"]), c["x0"]))
+    # Chromium names some glyphs by a radical's code point (⺠ for 民); the PDF reader maps them back.
+    return re.sub(r"\s+", "", "".join(_printed(c["text"]) for c in chars))
+
+
+def test_the_first_screen_of_a_failing_pdf_build_holds_the_failure_its_crop_and_the_matrix(
+        chromium, pdf_page: Built) -> None:
+    """A failing build from a PDF: the failure, the crop of its page and the count matrix on the first
+    screen at 1280×800 (docs/report-first-screen.png is this screen)."""
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(pdf_page.html.as_uri())
+    boxes = {name: page.locator(selector).first.bounding_box()
+             for name, selector in (("failure", "tr.fail"), ("crop", "tr.evidence img"), ("matrix", "#count-matrix"))}
+    page.close()
+    assert all(box["y"] < 800 for box in boxes.values()), boxes
+    assert boxes["crop"]["y"] + boxes["crop"]["height"] < 800, boxes
+
+
+@pytest.mark.parametrize("kind", ["valid", "invalid", "release", "pdf"])
+def test_axe_finds_no_serious_accessibility_violation(chromium, pages: dict[str, Built], pdf_page: Built,
+                                                      kind: str) -> None:
+    """axe-core, run in Chromium, finds no serious or critical violation: headings in order, header cells
+    with scope, alt text on every crop and chart, contrast, lang="ja"."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto((pdf_page if kind == "pdf" else pages[kind]).html.as_uri())
+    violations = Axe().run(page).response["violations"]
+    page.close()
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in violations
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, serious

@@ -1,8 +1,9 @@
 """Stage 6, what a steward reads: the report of a build or of a published release.
 
 Owns: `text` (the terminal's summary and the JSON of `--report`), `html` (one self-contained
-page: verdict, checks, the count matrix, partners, the diff) and `charts` (its SVG charts,
-matplotlib imported only when a page is asked for).
+page: verdict, checks, the count matrix, partners, the diff), `charts` (its SVG charts,
+matplotlib imported only when a page is asked for) and `crops` (the PDF page where a failed value
+or the count table is printed, rendered by pypdfium2).
 May import: `etl.errors`, `etl.shared` and the stages before it: `source`, `extract`,
 `transform`, `validate`, `release`.
 """

@@ -1,7 +1,7 @@
 """The steward's release report as one self-contained HTML file: checks, tables, charts, diff.
 
-Rendered from the `Report` (every check, with what it compared and the line it read it from) and
-the tidy tables. No script, no network: inline CSS (with a print stylesheet) and inline SVG
+Rendered from the `Report` (every check, with what it compared and the line it read it from), the
+tidy tables and, for a build, the source's numbered lines (a failure shows the lines around its own). No script, no network: inline CSS (with a print stylesheet) and inline SVG
 charts, so it opens from disk or from a CI artifact and prints. Every value is HTML-escaped, since
 names come from the document. The output depends only on its inputs (no clock), so the same
 build gives the same bytes.
@@ -9,6 +9,7 @@ build gives the same bytes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from etl.report.text import render as terminal
-from etl.shared.results import Report, shown
+from etl.shared.results import CheckResult, Report, shown
 
 PLACEMENT = "agreement_counts.placement"
 
@@ -37,6 +38,8 @@ class Page:
     diff: list | None = None  # etl.release.diff.TableDiff list with --against
     against: str = ""
     programme: str = ""  # the partnership programme's name, as the document gives it
+    lines: tuple[str, ...] = ()  # the source's numbered lines (a PDF's as its reader gave them), for evidence
+    crops: dict = field(default_factory=dict)  # line → etl.report.crops.Crop of the PDF page printing it
 
 
 def e(value: Any) -> str:
@@ -59,7 +62,7 @@ def render(page: Page) -> str:
     # numbers, then the count matrix with its printed totals; the passing checks, folded by table, and
     # the terminal's words come last.
     parts = [_head(page.title), "<body>", f"<header><h1>{e(page.title)}</h1>", _facts(page, verdict), "</header>",
-             "<main>", _failed_checks(page.report)]
+             "<main>", _failed_checks(page)]
     t = page.tables
     if "agreement_counts" in t and "printed_totals" in t:
         parts.append(_counts(page))
@@ -89,12 +92,20 @@ tr.fail td { background: #ffebe9; } td.placed { background: var(--mark); }
 .verdict { font-size: 1.2rem; padding: .3rem .6rem; border-radius: .3rem; display: inline-block; }
 .verdict.ok { background: #dafbe1; } .verdict.bad { background: #ffebe9; }
 pre { background: #f6f8fa; padding: .5rem; white-space: pre-wrap; font-size: .85rem; }
-dl { display: grid; grid-template-columns: max-content 1fr; gap: .1rem 1rem; } dt { font-weight: bold; }
+dl { display: grid; grid-template-columns: repeat(2, max-content minmax(0, 1fr)); gap: .1rem 1rem; }
+dt { font-weight: bold; } dd { margin: 0; overflow-wrap: anywhere; }
 .chart svg { max-width: 100%; height: auto; } .chart svg text { font-family: var(--jp) !important; }
 .added td { background: #dafbe1; } .removed td { background: #ffebe9; } .changed td { background: var(--mark); }
 .note { font-size: .85rem; color: #57606a; }
-@media print { body { max-width: none; margin: 0; font-size: 10pt; } section { break-inside: avoid-page; }
-  .chart { break-inside: avoid; } pre { white-space: pre-wrap; } a { color: inherit; } }
+div.evidence { display: flex; flex-wrap: wrap; gap: .3rem 1rem; align-items: flex-start; }
+figure.crop { margin: 0; flex: 0 1 34rem; min-width: 0; } figure.crop img { width: 100%; height: auto; border: 1px solid var(--line); }
+figure.crop figcaption { font-size: .8rem; color: #57606a; } pre.source { margin: 0; } pre.source mark { background: var(--mark); display: block; font-weight: bold; }
+pre.source .ln { display: inline-block; min-width: 3em; text-align: right; color: #57606a; }
+@media print { @page { size: A4; margin: 12mm; }
+  body { max-width: none; margin: 0; font-size: 9pt; } tr, figure, .chart { break-inside: avoid; }
+  thead { display: table-header-group; } h2 { break-after: avoid; }
+  details::details-content { content-visibility: visible; display: block; }
+  pre { white-space: pre-wrap; } a { color: inherit; } }
 """
 
 
@@ -131,25 +142,64 @@ CHECK_HEAD = ("<thead><tr><th scope=col>検査ID</th><th scope=col>表</th><th s
               "<th scope=col>説明</th></tr></thead>")
 
 
-def _check_rows(report: Report, checks: list[str]) -> list[str]:
-    """One row per comparison each check made (its failures first), in the order given."""
+EVIDENCE_CONTEXT = 1  # lines shown above and below the line a failure names
+_LINE_WORD = re.compile(r"\bline (\d+)")
+
+
+def failure_line(r: CheckResult) -> int | None:
+    """The source line a failure names: its own, or the first 「line N」 of its label or message."""
+    if isinstance(r.line, int):
+        return r.line
+    return next((int(m[1]) for m in (_LINE_WORD.search(t) for t in (r.label, r.message)) if m), None)
+
+
+def _evidence(r: CheckResult, lines: tuple[str, ...], crops: dict | None = None) -> str:
+    """The numbered source lines around the line a failure names, that line marked, and for a PDF the crop
+    of the page where it is printed: the value as printed, without opening the document."""
+    found = failure_line(r)
+    if not lines or found is None or not 1 <= found <= len(lines):
+        return ""
+    crop = (crops or {}).get(found)
+    figure = "" if crop is None else (
+        f'<figure class=crop><img src="{crop.data_uri()}" width={crop.size[0]} height={crop.size[1]} '
+        f'data-line={found} data-box="{",".join(map(str, crop.box))}" '
+        f'alt="原文 {found} 行目（{crop.page} ページ）：{e(lines[found - 1])}">'
+        f"<figcaption>{crop.page} ページ、{found} 行目（枠：この行）</figcaption></figure>")
+    first, last = max(1, found - EVIDENCE_CONTEXT), min(len(lines), found + EVIDENCE_CONTEXT)
+    shown_lines = []
+    for n in range(first, last + 1):
+        text = f'<span class=ln>{n}</span> {e(lines[n - 1])}'
+        shown_lines.append(f"<mark>{text}</mark>" if n == found else text)
+    return (f'<tr class=evidence><td colspan=6><div class=evidence>{figure}<pre class=source '
+            f'aria-label="原文 {found} 行目の前後">' + "\n".join(shown_lines) + "</pre></div></td></tr>")
+
+
+def _check_rows(report: Report, checks: list[str], lines: tuple[str, ...] = (), crops: dict | None = None) -> list[str]:
+    """One row per comparison each check made (its failures first), in the order given; a failure that
+    names a line is followed by a row of the source's lines around it (under the columns after 表)."""
     rows = []
     for check in checks:
         results = sorted((r for r in report.results if r.check == check), key=lambda r: r.passed)
-        for i, r in enumerate(results):
-            head = (f'<td rowspan="{len(results)}"><code>{e(check)}</code></td>'
-                    f'<td rowspan="{len(results)}">{e(r.table)}</td>') if i == 0 else ""
+        evidence = [_evidence(r, lines, crops) if not r.passed else "" for r in results]
+        span = len(results) + sum(1 for x in evidence if x)
+        for i, (r, shown_lines) in enumerate(zip(results, evidence)):
+            head = (f'<td rowspan="{span}"><code>{e(check)}</code></td>'
+                    f'<td rowspan="{span}">{e(r.table)}</td>') if i == 0 else ""
             mark = '<span class="ok">✓</span>' if r.passed else '<span class="bad">✗</span>'
             anchor = f' id="check-{e(check)}"' if i == 0 else ""
             rows.append(f'<tr class="{"pass" if r.passed else "fail"}" data-check="{e(check)}"{anchor}>{head}'
                         f"<td>{mark}</td><td>{e(r.label)}</td><td class=n>{e(r.line)}</td>"
                         f"<td>{e(_value(r.expected))}</td><td>{e(_value(r.actual))}</td>"
                         f'<td>{e(r.message)}</td></tr>')
+            if shown_lines:
+                rows.append(shown_lines)
     return rows
 
 
-def _failed_checks(report: Report) -> str:
-    """The failed checks, each with both numbers and the line: what the steward must act on."""
+def _failed_checks(page: Page) -> str:
+    """The failed checks, each with both numbers and the line, and the source's lines around it: what
+    the steward must act on."""
+    report = page.report
     status = report.checks()
     failed = [c for c, ok in status.items() if not ok]
     summary = f"{len(status)} 件の検査のうち {len(status) - len(failed)} 件に合格、{len(failed)} 件が不合格。"
@@ -157,7 +207,7 @@ def _failed_checks(report: Report) -> str:
         return f'<section id="checks-failed"><h2>不合格の検査</h2><p>なし。{e(summary)}</p></section>'
     return ('<section id="checks-failed"><h2>不合格の検査</h2>'
             f"<p>{e(summary)}</p><table class=checks>{CHECK_HEAD}<tbody>"
-            + "".join(_check_rows(report, failed)) + "</tbody></table></section>")
+            + "".join(_check_rows(report, failed, page.lines, page.crops)) + "</tbody></table></section>")
 
 
 def _passing_checks(report: Report) -> str:
@@ -210,7 +260,13 @@ def _counts(page: Page) -> str:
               "<p class=note>黄色のセルは 0: 文書の空欄（ビルドが配置したセル）か、印字された 0 か"
               "（公開データはどちらかを記録していないため区別できない）。</p>")
     chart = _chart("counts_chart", rows, cols, {k: v or 0 for k, v in cells.items()})
-    return ('<section id="counts"><h2>協定数（協定種別 × 相手方区分）</h2>' + "".join(html) + legend
+    crop = page.crops.get(COUNT_TABLE)
+    source = "" if crop is None else (
+        f'<figure class=crop id=count-table-source><img src="{crop.data_uri()}" width={crop.size[0]} '
+        f'height={crop.size[1]} data-box="{",".join(map(str, crop.box))}" alt="原文の協定数の表（{crop.page} ページ、'
+        f'各行を枠で囲む）"><figcaption>原文の表（{crop.page} ページ）：空欄のセルを含む各行が、文書に印字されたとおり'
+        "</figcaption></figure>")
+    return ('<section id="counts"><h2>協定数（協定種別 × 相手方区分）</h2>' + "".join(html) + legend + source
             + f'<figure class="chart" id="chart-counts">{chart}</figure></section>')
 
 
@@ -346,8 +402,38 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     facts["結果"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
     tables = dataset.tables if dataset is not None else {}
     columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
+    lines = tuple(dataset.evidence.raw.text.split("\n")) if dataset is not None and dataset.evidence else ()
+    count_lines = dataset.evidence.raw.count_rows["原文行番号"].to_list() if lines else []
     return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
-                placed=placed_cells(report, columns), programme=dataset.programme if dataset is not None else "")
+                placed=placed_cells(report, columns), programme=dataset.programme if dataset is not None else "",
+                lines=lines, crops=_pdf_crops(report, Path(source), lines, count_lines))
+
+
+COUNT_TABLE = "count-table"  # the key of the crop of the whole count table
+
+
+def _pdf_crops(report: Report, source: Path, lines: tuple[str, ...], count_lines: list[int]) -> dict:
+    """For a PDF input, the crops of the lines its failures name and of the count table (its rows, each
+    outlined), by etl.report.crops; none for a text."""
+    import stat
+
+    from etl.source.pdf import is_pdf
+
+    wanted: dict[object, list[str]] = {
+        n: [lines[n - 1]] for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
+    if count_lines:
+        wanted[COUNT_TABLE] = [lines[n - 1] for n in count_lines if 1 <= n <= len(lines)]
+    try:
+        if not wanted or not stat.S_ISREG(source.lstat().st_mode):
+            return {}
+        data = source.read_bytes()
+    except OSError:
+        return {}
+    if not is_pdf(data):
+        return {}
+    from etl.report.crops import crops
+
+    return crops(data, wanted)
 
 
 def _source_hash(source: Path) -> str:
