@@ -354,7 +354,11 @@ def test_axe_finds_no_serious_accessibility_violation(chromium, pages: dict[str,
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
     page.goto((pdf_page if kind == "pdf" else pages[kind]).html.as_uri())
     violations = Axe().run(page).response["violations"]
+    unscoped = page.eval_on_selector_all("th:not([scope])", "els => els.map(el => el.textContent)")
+    levels = page.eval_on_selector_all("h1, h2, h3", "els => els.map(el => Number(el.tagName[1]))")
     page.close()
+    assert unscoped == [], unscoped[:5]  # every header cell says whether it heads a column or a row
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels  # headings in order
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in violations
                if v["impact"] in ("serious", "critical")]
     assert not serious, serious

@@ -238,23 +238,23 @@ def _counts(page: Page) -> str:
     cells = {(r["協定種別"], r["相手方区分"]): r["協定数"] for r in counts.iter_rows(named=True)}
     printed = {(r["集計軸"], r["区分"]): r for r in totals.filter(pl.col("対象表") == "agreement_counts")
                .iter_rows(named=True)}
-    html = ["<table id=count-matrix><thead><tr><th>協定種別</th>", *(f"<th class=n>{e(c)}</th>" for c in cols),
-            "<th class=n>協定数（印字 / 計算）</th></tr></thead><tbody>"]
+    html = ["<table id=count-matrix><thead><tr><th scope=col>協定種別</th>", *(f"<th scope=col class=n>{e(c)}</th>" for c in cols),
+            "<th scope=col class=n>協定数（印字 / 計算）</th></tr></thead><tbody>"]
     for r in rows:
-        html.append(f"<tr><th>{e(r)}</th>")
+        html.append(f"<tr><th scope=row>{e(r)}</th>")
         for c in cols:
             html.append(_cell(page, r, c, cells.get((r, c))))
         html.append(_total(printed.get(("協定種別", r)), sum(cells.get((r, c)) or 0 for c in cols)))
         html.append("</tr>")
     grand = printed.get(("総数", "合計"), {}).get("区分", "合計")
-    html.append(f"<tr><th>{e(grand)}（印字 / 計算）</th>")
+    html.append(f"<tr><th scope=row>{e(grand)}（印字 / 計算）</th>")
     for c in cols:
         html.append(_total(printed.get(("相手方区分", c)), sum(cells.get((r, c)) or 0 for r in rows)))
     html.append(_total(printed.get(("総数", grand)), sum(v or 0 for v in cells.values())))
     html.append("</tr></tbody></table>")
     head = printed.get(("見出し総数", next((k[1] for k in printed if k[0] == "見出し総数"), "")))
     if head:
-        html.append(f"<p>見出し「{e(head['区分'])}」(line {e(head['原文行番号'])}): {e(head['印字値'])}件</p>")
+        html.append(f"<p>見出し「{e(head['区分'])}」（{e(head['原文行番号'])} 行目）：{e(head['印字値'])}件</p>")
     legend = ("<p class=note>黄色のセルは文書で空欄（数字が印字されていない）のためビルドが 0 として配置したセル。"
               "✓ 印字された合計と一致 / ✗ 不一致（印字値 / セルの合計）。</p>" if page.placed is not None else
               "<p class=note>黄色のセルは 0: 文書の空欄（ビルドが配置したセル）か、印字された 0 か"
@@ -305,9 +305,9 @@ def _budgets(initiatives: pl.DataFrame) -> str:
     total = initiatives["予算額_千円"].sum()
     chart = _chart("budget_chart", by["分野"].to_list(), [int(v or 0) for v in by["予算額_千円"]],
                    [int(v or 0) for v in by["うち額_千円"]])
-    return ('<section id="budgets"><h2>分野別の予算額（千円）</h2><table><thead><tr><th>分野</th>'
-            "<th class=n>取組数</th><th class=n>予算額_千円</th><th class=n>うち額_千円</th><th>うち額_内容</th>"
-            f"</tr></thead><tbody>{rows}<tr><th>計</th><td></td><td class=n>{total:,}</td><td></td><td></td></tr>"
+    return ('<section id="budgets"><h2>分野別の予算額（千円）</h2><table><thead><tr><th scope=col>分野</th>'
+            "<th scope=col class=n>取組数</th><th scope=col class=n>予算額_千円</th><th scope=col class=n>うち額_千円</th><th scope=col>うち額_内容</th>"
+            f"</tr></thead><tbody>{rows}<tr><th scope=row>計</th><td></td><td class=n>{total:,}</td><td></td><td></td></tr>"
             f'</tbody></table><figure class="chart" id="chart-budgets">{chart}</figure></section>')
 
 
@@ -333,8 +333,8 @@ def _partners(page: Page) -> str:
                     f"<td>{'<br>'.join(map(e, in2))}</td><td>{'<br>'.join(map(e, in3))}</td></tr>")
     named = f"（{e(page.programme)}）" if page.programme else ""
     html = [f'<section id="partners"><h2>協定先{named}と掲載箇所</h2>',
-            ("<table><thead><tr><th class=n>協定先ID</th><th>協定先名称</th><th class=n>行</th>"
-             "<th>2 連携協定に基づく取組</th><th>3 包括連携協定締結企業等との取組</th></tr></thead><tbody>"),
+            ("<table><thead><tr><th scope=col class=n>協定先ID</th><th scope=col>協定先名称</th><th scope=col class=n>行</th>"
+             "<th scope=col>2 連携協定に基づく取組</th><th scope=col>3 包括連携協定締結企業等との取組</th></tr></thead><tbody>"),
             *rows, "</tbody></table>"]
     html.append(_unresolved(page))
     return "".join(html) + "</section>"
@@ -351,8 +351,8 @@ def _unresolved(page: Page) -> str:
         return "<p>協定先一覧に解決できなかった名称はありません。</p>"
     body = "".join(f"<tr><td>{e(a)}</td><td>{e(b)}</td><td class=n>{e(c)}</td><td>{e(d)}</td></tr>"
                    for a, b, c, d in rows)
-    return ('<h3 id="unresolved">協定先一覧に解決されなかった名称</h3><table><thead><tr><th>名称</th>'
-            f"<th>section / table</th><th class=n>行</th><th>理由</th></tr></thead><tbody>{body}</tbody></table>")
+    return ('<h3 id="unresolved">協定先一覧に解決されなかった名称</h3><table><thead><tr><th scope=col>名称</th>'
+            f"<th scope=col>節 / 表</th><th scope=col class=n>行</th><th scope=col>理由</th></tr></thead><tbody>{body}</tbody></table>")
 
 
 def _diff(page: Page) -> str:
@@ -365,7 +365,7 @@ def _diff(page: Page) -> str:
             continue
         html.append(f"<h3>{e(d.table)}: {len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed</h3>"
                     "<table><tbody>")
-        html += [f"<tr class=changed><td>=</td><td>{e(c)}</td><td>{e(a)} → {e(b)} (every row)</td></tr>"
+        html += [f"<tr class=changed><td>=</td><td>{e(c)}</td><td>{e(a)} → {e(b)}（全行）</td></tr>"
                  for c, a, b in d.edition]
         html += [f"<tr class=added><td>+</td><td colspan=2>{e(_key(k))}</td></tr>" for k in d.added]
         html += [f"<tr class=removed><td>−</td><td colspan=2>{e(_key(k))}</td></tr>" for k in d.removed]
