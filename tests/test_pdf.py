@@ -72,7 +72,7 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
     folder = tmp_path_factory.mktemp("facsimiles")
     lines = real_lines()
-    made = {producer: _pdf(folder, producer, lines, producer) for producer in ("reportlab", "chromium")}
+    made = {producer: _pdf(folder, producer, lines, producer) for producer in ("reportlab", "chromium", "typst")}
     first_page = facsimile.paginate(lines)[0].lines  # small inputs keep the fuzzing fast
     made["fuzz-reportlab"] = _pdf(folder, "fuzz-reportlab", first_page)
     made["fuzz-chromium"] = _pdf(folder, "fuzz-chromium", first_page, "chromium")
@@ -129,12 +129,14 @@ def test_default_build_prefers_the_pdf_and_gives_the_text_release_byte_for_byte(
     assert _files(tmp_path / "catalog" / DATASET / VERSION) == _files(PUBLISHED)
 
 
-def test_chromium_facsimile_gives_the_text_release_byte_for_byte(
-    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("producer", ["chromium", "typst"])
+def test_another_producers_facsimile_gives_the_text_release_byte_for_byte(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str], producer: str
 ) -> None:
-    """An HTML page printed by headless Chromium (another producer, radicals in its text layer) builds
-    the same files, 原文行番号 and 原文 columns included."""
-    raw = write_doc(tmp_path / "raw", data=pdfs["chromium"], name=PDF_NAME)
+    """An HTML page printed by headless Chromium (radicals in its text layer), and a Typst document (half-width
+    kana shaped with their sound marks into glyph clusters, whose marks have no ToUnicode entry of their own)
+    build the same files, 原文行番号 and 原文 columns included."""
+    raw = write_doc(tmp_path / "raw", data=pdfs[producer], name=PDF_NAME)
     code, out, err = _build(capfd, "--raw", raw, "--out", tmp_path / "catalog")
     assert code == 0, out + err
     assert _files(tmp_path / "catalog" / DATASET / VERSION) == _files(PUBLISHED)
@@ -318,3 +320,23 @@ def test_a_gap_too_near_the_cell_gap_is_refused_not_guessed(tmp_path: Path, gap:
     with pytest.raises(SourceError) as caught:
         read_lines(out.getvalue(), "gap.pdf")
     assert f"gap.pdf, page 1: in the row 「協定先名」 the gap between 「定」 and 「先」 is {gap:.2f} font sizes" in str(caught.value)
+
+
+def test_typst_shapes_clusters_that_pdfminer_alone_cannot_read(pdfs: dict[str, bytes]) -> None:
+    """The Typst facsimile has glyphs without a ToUnicode entry of their own: pdfminer reads them as
+    (cid:N), and the reader takes those rows' text from pdfium (the test would pass trivially otherwise)."""
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(pdfs["typst"])) as pdf:
+        unmapped = [c["text"] for page in pdf.pages for c in page.chars if c["text"].startswith("(cid:")]
+    assert len(unmapped) > 10
+
+
+def test_a_glyph_nothing_maps_is_still_refused_naming_its_cid(pdfs: dict[str, bytes], monkeypatch) -> None:
+    """When pdfium cannot read a glyph either, the PDF is refused, and the message quotes (cid:N)."""
+    from etl.errors import SourceError
+    from etl.source import pdf
+
+    monkeypatch.setattr(pdf, "_pdfium_chars", lambda page: [])  # pdfium reads nothing of these pages
+    with pytest.raises(SourceError, match=r"read as \(cid:\d+\)\) do not say which character they draw"):
+        pdf.read_lines(pdfs["typst"], "typst.pdf")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Make a PDF facsimile of the document from any text edition of it, with one of two producers.
+"""Make a PDF facsimile of the document from any text edition of it, with one of three producers.
 
-    python tools/facsimile.py IN.txt OUT.pdf --producer reportlab|chromium [--chromium PATH]
+    python tools/facsimile.py IN.txt OUT.pdf --producer reportlab|chromium|typst [--chromium PATH]
 
 We have no copy of the city's PDF, so the PDF tests read facsimiles made from the text: A4 pages,
 a Japanese TrueType font (IPAexGothic, as japanize-matplotlib ships it), half-width katakana kept,
@@ -14,8 +14,9 @@ Pages start where the document's do, as the text shows it: at the running header
 (「…年度 当初予算関連資料」) and at each numbered section heading after the first that does not
 follow a running header. Blank lines that end a page are printed at the top of the next one.
 
-Two producers, because real PDFs come from more than one generator: reportlab draws the page
-itself; `chromium` lays out the same rows as HTML and has headless Chromium print it to PDF.
+Three producers, because real PDFs come from more than one generator: reportlab draws the page
+itself; `chromium` lays out the same rows as HTML and has headless Chromium print it to PDF; `typst`
+typesets them with Typst, which shapes a half-width kana and its sound mark into one glyph cluster.
 """
 
 from __future__ import annotations
@@ -243,10 +244,46 @@ def with_chromium(lines: list[str], out: Path, chromium: str | None = None) -> N
             raise RuntimeError(f"chromium could not print {page}: {done.stderr.strip()[-500:]}")
 
 
+# ── producer 3: Typst typesets the pages (it shapes a half-width kana with its sound mark) ─
+
+
+def typst_source(lines: list[str]) -> str:
+    """The same rows and cells, each cell a text placed at its column, in Typst's markup."""
+    lay = layout(lines)
+    pad = PADDING * lay.size
+    out = [f'#set page(width: {A4[0]}pt, height: {A4[1]}pt, margin: 0pt)',
+           f'#set text(font: "{FONT}", size: {lay.size}pt, lang: "ja")']
+    for page_no, page in enumerate(lay.pages):
+        if page_no:
+            out.append("#pagebreak()")
+        for row, line in enumerate(page.lines):
+            top = MARGIN + row * lay.pitch
+            boxed = len(cells(line)) > 1
+            for x, text in placed(lay, page_no, line):
+                quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+                cell = (f'box(stroke: 0.3pt, inset: (x: {pad:.2f}pt), height: {lay.pitch}pt, text("{quoted}"))'
+                        if boxed else f'text("{quoted}")')
+                out.append(f"#place(top + left, dx: {x - (pad if boxed else 0):.2f}pt, dy: {top:.2f}pt, {cell})")
+    return "\n".join(out) + "\n"
+
+
+def with_typst(lines: list[str], out: Path) -> None:
+    """Typst (the PyPI package) compiles the markup with IPAexGothic. Typst shapes ﾍﾟ, ﾄﾞ … into one glyph
+    cluster and gives the cluster's text once, so some glyphs have no ToUnicode entry of their own."""
+    import typst
+
+    with tempfile.TemporaryDirectory(prefix="facsimile-") as tmp:
+        source = Path(tmp) / "document.typ"
+        source.write_text(typst_source(lines), encoding="utf-8")
+        out.write_bytes(typst.compile(str(source), font_paths=[str(font_file().parent)]))
+
+
 def make(source: Path, out: Path, producer: str, chromium: str | None = None) -> Path:
     lines = read_text(source)
     if producer == "reportlab":
         with_reportlab(lines, out)
+    elif producer == "typst":
+        with_typst(lines, out)
     else:
         with_chromium(lines, out, chromium)
     return out
@@ -256,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("source", type=Path, help="a text edition of the document (e.g. raw/*.txt)")
     p.add_argument("out", type=Path, help="the PDF to write")
-    p.add_argument("--producer", choices=("reportlab", "chromium"), default="reportlab")
+    p.add_argument("--producer", choices=("reportlab", "chromium", "typst"), default="reportlab")
     p.add_argument("--chromium", metavar="PATH", help="the Chromium binary (default: tests/browser.py's)")
     args = p.parse_args(argv)
     make(args.source, args.out, args.producer, args.chromium)

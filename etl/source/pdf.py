@@ -136,6 +136,8 @@ def _too_big(name: str) -> str:
 
 def _read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
     pages = _pages(data, name)
+    if any(c["text"].startswith("(cid:") for chars in pages for c in chars):
+        pages = _with_cluster_text(data, pages)
     _check_mapped(pages, name)
     rows = [_rows(chars, name, number) for number, chars in enumerate(pages, start=1)]
     if not any(rows):
@@ -161,6 +163,63 @@ def _read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...
     return tuple(lines), tuple(page_of), len(pages)
 
 
+def _with_cluster_text(data: bytes, pages: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The pages with the text of their glyph clusters, as pdfium reads it.
+
+    A producer that shapes a half-width kana with its sound mark (ﾍﾟ, ﾄﾞ) into one cluster gives the
+    cluster's text once: the mark's glyph has no ToUnicode entry of its own (pdfminer reads it as
+    (cid:N)), and the base glyph's entry may be the text of the first cluster it was used in (ﾍﾞ for
+    ﾍﾟ). pdfium reads the cluster's text as it is meant (as a viewer copies it). On each page that has
+    such a glyph, every character takes the text of the pdfium characters whose centres lie in its
+    box (the nearest one on its row); a glyph that no pdfium character falls on reads as nothing,
+    since its text went with its cluster's base. Characters pdfium does not read either stay (cid:N),
+    and the PDF is refused for them."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(data)
+    try:
+        out = []
+        for index, chars in enumerate(pages):
+            if not any(c["text"].startswith("(cid:") for c in chars):
+                out.append(chars)
+                continue
+            out.append(_retexted(chars, _pdfium_chars(document[index])))
+        return out
+    finally:
+        document.close()
+
+
+def _pdfium_chars(page: Any) -> list[tuple[str, float, float]]:
+    """(text, x, y from the top) of each character pdfium reads on the page, white space aside."""
+    height = page.get_size()[1]
+    textpage = page.get_textpage()
+    out = []
+    for i in range(textpage.count_chars()):
+        text = textpage.get_text_range(i, 1)
+        if text and not text.isspace():
+            left, bottom, right, top = textpage.get_charbox(i)
+            out.append((text, (left + right) / 2, height - (bottom + top) / 2))
+    return out
+
+
+def _retexted(chars: list[dict[str, Any]], read: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
+    taken: dict[int, list[str]] = {}
+    for text, x, y in read:
+        near = [(abs(x - (c["x0"] + c["x1"]) / 2), i) for i, c in enumerate(chars)
+                if c["top"] - 1 <= y <= c["bottom"] + 1 and c["text"].strip()]
+        if near:
+            taken.setdefault(min(near)[1], []).append(text)
+    return [{**c, "text": "".join(taken[i])} if i in taken else
+            ({**c, "text": ""} if c["text"].startswith("(cid:") and _has_neighbour(c, taken, chars) else c)
+            for i, c in enumerate(chars)]
+
+
+def _has_neighbour(c: dict[str, Any], taken: dict[int, list[str]], chars: list[dict[str, Any]]) -> bool:
+    """Whether an unread glyph stands right after a read one on its row: a cluster's mark."""
+    return any(abs(chars[i]["x1"] - c["x0"]) < 0.5 * c["size"] and abs(chars[i]["top"] - c["top"]) < 1
+               for i in taken)
+
+
 def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
     """Every character must say which Unicode character it draws; pdfminer writes '(cid:N)' for one
     that does not (a damaged font or ToUnicode map, or a PDF made so that its text cannot be copied)."""
@@ -169,7 +228,8 @@ def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
         total = sum(len(chars) for chars in pages)
         raise SourceError(
             f"{name} is a damaged PDF or one whose text cannot be copied: {len(unmapped)} of its {total} "
-            f"characters (the first on page {unmapped[0][0]}) do not say which character they draw, so its text "
+            f"characters (the first on page {unmapped[0][0]}, read as {unmapped[0][1]['text']}) do not say which "
+            "character they draw, and pdfium cannot read them either, so its text "
             "would be read wrongly. Download the city's PDF again; if it stays so, extract its text with "
             "another tool (or OCR), check it against the PDF and build the text instead."
         )
