@@ -362,3 +362,12 @@ def test_axe_finds_no_serious_accessibility_violation(chromium, pages: dict[str,
     serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in violations
                if v["impact"] in ("serious", "critical")]
     assert not serious, serious
+
+
+def test_a_pdf_pdfium_cannot_open_gives_no_crop_not_a_crash() -> None:
+    """The report's crops are evidence, not a check: a PDF pdfium refuses (or a line it does not find)
+    leaves the page with the numbered lines only."""
+    from etl.report.crops import crops
+
+    assert crops(b"%PDF-1.7\n garbage, not a PDF", {30: ["合計 295"]}) == {}
+    assert crops(b"", {}) == {}

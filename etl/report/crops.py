@@ -41,7 +41,7 @@ def crops(pdf: bytes, wanted: dict[object, list[str]]) -> dict[object, Crop]:
 
     try:
         document = pdfium.PdfDocument(pdf)
-    except pdfium.PdfiumError:
+    except Exception:  # noqa: BLE001 - a PDF pdfium cannot open: the report shows the lines only
         return {}
     out: dict[object, Crop] = {}
     try:
@@ -51,6 +51,8 @@ def crops(pdf: bytes, wanted: dict[object, list[str]]) -> dict[object, Crop]:
             if found is not None:
                 index, boxes = found
                 out[key] = _crop(document[index], index + 1, boxes)
+    except Exception:  # noqa: BLE001 - a page pdfium cannot render: the crops made so far are kept
+        return out
     finally:
         document.close()
     return out

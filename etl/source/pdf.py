@@ -176,14 +176,21 @@ def _with_cluster_text(data: bytes, pages: list[list[dict[str, Any]]]) -> list[l
     and the PDF is refused for them."""
     import pypdfium2 as pdfium
 
-    document = pdfium.PdfDocument(data)
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception:  # noqa: BLE001 - pdfium refuses what pdfminer read: the glyphs stay unread, and are refused
+        return pages
     try:
         out = []
         for index, chars in enumerate(pages):
             if not any(c["text"].startswith("(cid:") for c in chars):
                 out.append(chars)
                 continue
-            out.append(_retexted(chars, _pdfium_chars(document[index])))
+            try:
+                read = _pdfium_chars(document[index])
+            except Exception:  # noqa: BLE001 - as above, for one page
+                read = []
+            out.append(_retexted(chars, read))
         return out
     finally:
         document.close()
