@@ -419,10 +419,10 @@ def _pdf_crops(report: Report, source: Path, lines: tuple[str, ...], count_lines
 
     from etl.source.pdf import is_pdf
 
-    wanted: dict[object, list[str]] = {
-        n: [lines[n - 1]] for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
+    wanted: dict[object, list[str]] = {}  # the count table first: crops past MAX_CROPS are left out
     if count_lines:
         wanted[COUNT_TABLE] = [lines[n - 1] for n in count_lines if 1 <= n <= len(lines)]
+    wanted |= {n: [lines[n - 1]] for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
     try:
         if not wanted or not stat.S_ISREG(source.lstat().st_mode):
             return {}

@@ -170,9 +170,9 @@ def _with_cluster_text(data: bytes, pages: list[list[dict[str, Any]]]) -> list[l
     cluster's text once: the mark's glyph has no ToUnicode entry of its own (pdfminer reads it as
     (cid:N)), and the base glyph's entry may be the text of the first cluster it was used in (ﾍﾞ for
     ﾍﾟ). pdfium reads the cluster's text as it is meant (as a viewer copies it). On each page that has
-    such a glyph, every character takes the text of the pdfium characters whose centres lie in its
-    box (the nearest one on its row); a glyph that no pdfium character falls on reads as nothing,
-    since its text went with its cluster's base. Characters pdfium does not read either stay (cid:N),
+    such a glyph, every character takes the text of the pdfium characters nearest its centre on its
+    row; a sound mark's glyph that no pdfium character falls on reads as nothing, since its text went
+    with its cluster's base. Characters pdfium does not read as printable text either stay (cid:N),
     and the PDF is refused for them."""
     import pypdfium2 as pdfium
 
@@ -203,10 +203,19 @@ def _pdfium_chars(page: Any) -> list[tuple[str, float, float]]:
     out = []
     for i in range(textpage.count_chars()):
         text = textpage.get_text_range(i, 1)
-        if text and not text.isspace():
+        if text and not text.isspace() and all(_printable(ch) for ch in text):
             left, bottom, right, top = textpage.get_charbox(i)
             out.append((text, (left + right) / 2, height - (bottom + top) / 2))
     return out
+
+
+def _printable(ch: str) -> bool:
+    """Text pdfium can stand behind: not a control or private character (pdfium gives a glyph's raw code,
+    \x01, where a font has no map at all)."""
+    return unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cn", "Cs"} and ch not in "\ufffd\ufffe"
+
+
+_MARKS = ("\uff9e", "\uff9f", "\u3099", "\u309a", "\u309b", "\u309c")  # ﾞ ﾟ and the kana sound marks
 
 
 def _retexted(chars: list[dict[str, Any]], read: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
@@ -222,9 +231,11 @@ def _retexted(chars: list[dict[str, Any]], read: list[tuple[str, float, float]])
 
 
 def _has_neighbour(c: dict[str, Any], taken: dict[int, list[str]], chars: list[dict[str, Any]]) -> bool:
-    """Whether an unread glyph stands right after a read one on its row: a cluster's mark."""
-    return any(abs(chars[i]["x1"] - c["x0"]) < 0.5 * c["size"] and abs(chars[i]["top"] - c["top"]) < 1
-               for i in taken)
+    """Whether an unread glyph is the mark of the cluster right before it on its row: pdfium gave the
+    cluster's whole text, its sound mark included, to the base glyph. Any other unread glyph (a 外字
+    without a map) stays unread, and is refused."""
+    return any("".join(taken[i]).endswith(_MARKS) and abs(chars[i]["x1"] - c["x0"]) < 0.5 * c["size"]
+               and abs(chars[i]["top"] - c["top"]) < 1 for i in taken)
 
 
 def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
