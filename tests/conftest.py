@@ -67,6 +67,16 @@ def edit(lines: list[str], number: int, old: str, new: str) -> list[str]:
     return out
 
 
+def dataset_of(lines: list[str]):
+    """The document as text → SourceText → extract → transform, in-process (what `etl build` does
+    before validating): many layouts and editions are built in one process, not as new ones."""
+    from etl.extract import extract
+    from etl.source.text import SourceText, split_lines
+    from etl.transform import transform
+
+    return transform(extract(SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))))
+
+
 def in_fiscal_year(lines: list[str], year: int) -> list[str]:
     """The document as the initial-budget material of another 年度: its headings' years moved (西暦 and
     令和), as a real next edition moves them with its date (see initiatives.as_of_fits_fiscal_year)."""

@@ -14,15 +14,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import DATASET, REAL, edit, in_fiscal_year, real_lines, snapshot, write_doc
+from conftest import DATASET, REAL, dataset_of, edit, in_fiscal_year, real_lines, snapshot, write_doc
 
 from etl import cli, pipeline
 from etl.release.diff import diff_releases
 from etl.report.text import render
 from etl.shared import schemas
-from etl.extract import extract
-from etl.source.text import SourceText, split_lines
-from etl.transform import transform
 from etl.validate.run import integrity_results, read_csv, schema_results, validate_dataset, validate_release
 
 # One xdist group: the ten editions are built once, by the worker that runs them all.
@@ -197,8 +194,7 @@ def test_a_reiwa_6_edition_with_a_new_field_and_a_new_initiative_builds_its_tabl
     new_row = ["", "観", "", "光", "", "観光振興に関する連携協定 株式会社日本旅行 観光PRｲﾍﾞﾝﾄの開催", "", "1,200千円"]
     lines = lines[:at] + new_row + lines[at:]
     lines = [*lines, "", "観光", "", "株式会社日本旅行 ・旅行商品の造成"]
-    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
-    ds = transform(extract(source))
+    ds = dataset_of(lines)
     report = validate_dataset(ds)
     assert report.valid, [r.message for r in report.results if not r.passed]
     initiatives = ds.tables["initiatives"]
@@ -230,8 +226,7 @@ def test_the_programme_is_named_as_the_document_names_it(tmp_path: Path) -> None
     old = "公民協奏"
     lines = [t.replace(old, "こおりやま共創").replace("公民協奏ﾊﾟｰﾄﾅｰｼｯﾌﾟ", "こおりやま共創ﾊﾟｰﾄﾅｰｼｯﾌﾟ")
              for t in real_lines()]
-    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
-    ds = transform(extract(source))
+    ds = dataset_of(lines)
     assert ds.programme == "こおりやま共創パートナーシップ包括連携協定"
     package = write_release(ds, tmp_path / "release", "2023-02-10")
     titles = {r["name"]: r["title"] for r in package["resources"]}

@@ -9,26 +9,20 @@ release.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
-from conftest import REAL, real_lines
+from conftest import dataset_of, real_lines
 
 from etl.errors import EtlError
-from etl.extract import extract
 from etl.shared.normalize import normalize_text
-from etl.source.text import SourceText, split_lines
-from etl.transform import Dataset, transform
+from etl.transform import Dataset
 from etl.validate.run import validate_dataset
 
 LINES = real_lines()
 SECTION2 = next(i for i, t in enumerate(LINES) if normalize_text(t).strip().startswith("2 "))
 
 
-def _build(lines: list[str]) -> Dataset:
-    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
-    return transform(extract(source))
+_build = dataset_of
 
 
 def _data(ds: Dataset) -> dict[str, pl.DataFrame]:

@@ -9,20 +9,17 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import REAL, drop, edit, real_lines
+from conftest import REAL, dataset_of, drop, edit, real_lines
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from etl.extract import extract
 from etl.report.text import render
 from etl.shared.normalize import normalize_text
 from etl.shared.results import CheckResult
-from etl.source.text import SourceText, split_lines
-from etl.transform import MAX_PLACEMENTS, Dataset, transform
+from etl.transform import MAX_PLACEMENTS, Dataset
 from etl.transform import place_cells as place
 from etl.validate.checks import placement_results, run_text_checks
 from etl.validate.run import validate_dataset
@@ -37,8 +34,7 @@ TOTAL_LINE, HEADLINE_LINE = 30, 43
 
 def build(lines: list[str]) -> Dataset:
     """The document as text → SourceText → extract → transform (what `etl build` does before validating)."""
-    source = SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))
-    return transform(extract(source))
+    return dataset_of(lines)
 
 
 REAL_DATASET = build(real_lines())

@@ -77,14 +77,10 @@ def _find(pages: list[tuple[str, list]], texts: list[str]) -> tuple[int, list[li
 
 def _page_text(page) -> tuple[str, list[tuple[float, float, float, float]]]:
     """The page's characters without white space, and the box of each (PDF points, origin bottom left)."""
-    textpage = page.get_textpage()
-    chars, boxes = [], []
-    for i in range(textpage.count_chars()):
-        ch = textpage.get_text_range(i, 1)
-        if ch and not ch.isspace():
-            chars.append(ch)
-            boxes.append(textpage.get_charbox(i))
-    return "".join(chars), boxes
+    from etl.source.pdf import pdfium_chars
+
+    read = pdfium_chars(page)
+    return "".join(text for text, _ in read), [box for text, box in read for _ in text]
 
 
 def _crop(page, number: int, lines: list[list[tuple[float, float, float, float]]]) -> Crop:

@@ -390,6 +390,8 @@ def write(page: Page, path: Path) -> None:
 
 def build_page(report: Report, source: Path, dataset=None, version: str | None = None, terminal: str = "") -> Page:
     """The report of one `etl build`: whatever it got to (no tables when the input was refused)."""
+    import hashlib
+
     from etl.shared import schemas
 
     facts = {"データセット": schemas.package_metadata()["name"]}
@@ -397,7 +399,8 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
         facts |= {"版": version or dataset.as_of, "時点": dataset.as_of,
                   "年度": str(dataset.fiscal_year or ""), "資料": dataset.title}
     facts["入力ファイル"] = str(source)
-    facts["SHA-256"] = _source_hash(Path(source))
+    data, unread = _source_bytes(Path(source))  # read once: the hash and the crops are of the same bytes
+    facts["SHA-256"] = unread or hashlib.sha256(data).hexdigest()
     outcome = report.outcome or {}
     facts["結果"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
     tables = dataset.tables if dataset is not None else {}
@@ -406,48 +409,39 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     count_lines = dataset.evidence.raw.count_rows["原文行番号"].to_list() if lines else []
     return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
                 placed=placed_cells(report, columns), programme=dataset.programme if dataset is not None else "",
-                lines=lines, crops=_pdf_crops(report, Path(source), lines, count_lines))
+                lines=lines, crops=_pdf_crops(report, data, lines, count_lines))
 
 
 COUNT_TABLE = "count-table"  # the key of the crop of the whole count table
 
 
-def _pdf_crops(report: Report, source: Path, lines: tuple[str, ...], count_lines: list[int]) -> dict:
+def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines: list[int]) -> dict:
     """For a PDF input, the crops of the lines its failures name and of the count table (its rows, each
     outlined), by etl.report.crops; none for a text."""
-    import stat
-
     from etl.source.pdf import is_pdf
 
+    if not lines or not is_pdf(data):
+        return {}
     wanted: dict[object, list[str]] = {}  # the count table first: crops past MAX_CROPS are left out
     if count_lines:
         wanted[COUNT_TABLE] = [lines[n - 1] for n in count_lines if 1 <= n <= len(lines)]
     wanted |= {n: [lines[n - 1]] for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
-    try:
-        if not wanted or not stat.S_ISREG(source.lstat().st_mode):
-            return {}
-        data = source.read_bytes()
-    except OSError:
-        return {}
-    if not is_pdf(data):
-        return {}
     from etl.report.crops import crops
 
     return crops(data, wanted)
 
 
-def _source_hash(source: Path) -> str:
-    """The SHA-256 of the source file, which a refused build may not have read: a link (refused
-    before anything is read), a folder or a FIFO is not opened here either."""
-    import hashlib
+def _source_bytes(source: Path) -> tuple[bytes, str]:
+    """The source file's bytes, or why they were not read: a refused build may not have read it, and a
+    link (refused before anything is read), a folder or a FIFO is not opened here either."""
     import stat
 
     try:
         if not stat.S_ISREG(source.lstat().st_mode):
-            return "(not read: not a regular file)"
-        return hashlib.sha256(source.read_bytes()).hexdigest()
+            return b"", "(not read: not a regular file)"
+        return source.read_bytes(), ""
     except OSError as exc:
-        return f"(cannot be read: {exc.strerror})"
+        return b"", f"(cannot be read: {exc.strerror})"
 
 
 def release_page(release: Path, against: Path | None = None, report: Report | None = None) -> Page:

@@ -196,17 +196,23 @@ def _with_cluster_text(data: bytes, pages: list[list[dict[str, Any]]]) -> list[l
         document.close()
 
 
-def _pdfium_chars(page: Any) -> list[tuple[str, float, float]]:
-    """(text, x, y from the top) of each character pdfium reads on the page, white space aside."""
-    height = page.get_size()[1]
+def pdfium_chars(page: Any) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """(text, box) of each character pdfium reads on a page, white space and what is not printable text
+    aside; the box is left, bottom, right, top in PDF points. The report's crops find a line by these."""
     textpage = page.get_textpage()
     out = []
     for i in range(textpage.count_chars()):
         text = textpage.get_text_range(i, 1)
         if text and not text.isspace() and all(_printable(ch) for ch in text):
-            left, bottom, right, top = textpage.get_charbox(i)
-            out.append((text, (left + right) / 2, height - (bottom + top) / 2))
+            out.append((text, textpage.get_charbox(i)))
     return out
+
+
+def _pdfium_chars(page: Any) -> list[tuple[str, float, float]]:
+    """(text, x, y from the top) of the centre of each character pdfium reads on the page."""
+    height = page.get_size()[1]
+    return [(text, (left + right) / 2, height - (bottom + top) / 2)
+            for text, (left, bottom, right, top) in pdfium_chars(page)]
 
 
 def _printable(ch: str) -> bool:
