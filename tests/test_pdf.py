@@ -275,7 +275,7 @@ def test_reader_gives_back_the_lines_a_facsimile_prints(tmp_path_factory: pytest
 
     folder = tmp_path_factory.mktemp("reader")
     data = _pdf(folder, "doc", lines)
-    read, pages, count = read_lines(data, "doc.pdf")
+    read, pages, count, _, _ = read_lines(data, "doc.pdf")
     last = max(i for i, t in enumerate(lines) if t) + 1  # a page shows no blank lines at its foot
     assert list(read) == lines[:last]
     assert list(pages) == sorted(pages) and count == max(pages)  # a line like 「2 …」 may open a page
@@ -297,29 +297,59 @@ def test_a_pdf_that_reads_too_long_or_has_too_many_pages_is_refused(
         pdf.read_lines(pdfs["reportlab"], "long.pdf")
 
 
-@pytest.mark.parametrize(("gap", "refused"), [(0.0, False), (0.7, True), (0.8, True), (0.9, True), (1.0, False)])
-def test_a_gap_too_near_the_cell_gap_is_refused_not_guessed(tmp_path: Path, gap: float, refused: bool) -> None:
-    """A horizontal gap within CELL_GAP_MARGIN of CELL_GAP (a wide word space or a narrow cell gap) could
-    be either; the reader names the page, the row and the gap instead of guessing."""
+def _two_words(first: str, second: str, gap: float, space_glyph: bool = False) -> bytes:
+    """A page with two words on one baseline, `gap` font sizes apart (or parted by a drawn space)."""
     from reportlab.pdfgen import canvas
-
-    from etl.errors import SourceError
-    from etl.source.pdf import CELL_GAP, CELL_GAP_MARGIN, read_lines
 
     facsimile._register_font()
     size, out = 10.0, io.BytesIO()
     page = canvas.Canvas(out)
     page.setFont(facsimile.FONT, size)
-    page.drawString(100, 700, "協定")
-    page.drawString(100 + 2 * size + gap * size, 700, "先名")
+    if space_glyph:
+        page.drawString(100, 700, f"{first} {second}")
+    else:
+        page.drawString(100, 700, first)
+        page.drawString(100 + facsimile.width(first, size) + gap * size, 700, second)
     page.save()
-    if not refused:
-        assert read_lines(out.getvalue(), "gap.pdf")[0] == ("協定 先名" if gap > CELL_GAP else "協定先名",)
-        return
-    assert abs(gap - CELL_GAP) < CELL_GAP_MARGIN
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("first", "second", "gap", "read"), [
+    ("協定", "先名", 0.0, "協定先名"),      # one word
+    ("協定", "先名", 0.05, "協定先名"),     # letter spacing
+    ("協定", "先名", 0.25, "協定 先名"),    # a word space without a glyph
+    ("協定", "先名", 1.0, "協定 先名"),     # two cells of a table printed without rules
+    ("との", "SDGs", 0.25, "とのSDGs"),     # 四分アキ: a typesetter's space between Japanese and Latin
+    ("者", "ＳＯＳ", 0.25, "者ＳＯＳ"),     # full-width Latin letters are Latin
+    ("FSG", "ｶﾚｯｼﾞ", 0.125, "FSGｶﾚｯｼﾞ"),   # half-width katakana are Japanese
+    ("１", "他機関", 1.0, "１ 他機関"),
+    ("a.ru.ku", "Books", 0.3, "a.ru.ku Books"),
+    ("１", "他機関", None, "１ 他機関"),      # a space glyph is a space, whatever its width
+])
+def test_a_word_space_is_read_where_one_is_printed(first: str, second: str, gap: float | None, read: str) -> None:
+    """Outside ruled tables a space glyph, or a gap of a space's width, is one space; a gap between a
+    Japanese character and a Latin letter or digit needs more, since typesetters put a quarter em there
+    of their own."""
+    from etl.source.pdf import read_lines
+
+    data = _two_words(first, second, gap or 0.0, space_glyph=gap is None)
+    assert read_lines(data, "words.pdf").lines == (read,)
+
+
+@pytest.mark.parametrize(("first", "second", "gap"), [("協定", "先名", 0.15), ("協定", "先名", 0.12),
+                                                      ("との", "SDGs", 0.45), ("との", "SDGs", 0.48)])
+def test_a_gap_too_near_a_space_is_refused_not_guessed(first: str, second: str, gap: float) -> None:
+    """A gap within SPACE_MARGIN of what reads as a space (letter spacing, or a narrow space) could be
+    either; the reader names the page, the row and the gap instead of guessing."""
+    from etl.errors import SourceError
+    from etl.source.geometry import SPACE_MARGIN
+    from etl.source.pdf import read_lines
+
     with pytest.raises(SourceError) as caught:
-        read_lines(out.getvalue(), "gap.pdf")
-    assert f"gap.pdf, page 1: in the row 「協定先名」 the gap between 「定」 and 「先」 is {gap:.2f} font sizes" in str(caught.value)
+        read_lines(_two_words(first, second, gap), "gap.pdf")
+    assert f"gap.pdf, page 1: in the row 「{first}{second}」 the gap between 「{first[-1]}」 and 「{second[0]}」 is " \
+           f"{gap:.2f} font sizes, too near" in str(caught.value)
+    assert SPACE_MARGIN < 0.1
 
 
 def test_typst_shapes_clusters_that_pdfminer_alone_cannot_read(pdfs: dict[str, bytes]) -> None:

@@ -2,6 +2,7 @@
 """Make a PDF facsimile of the document from any text edition of it, with one of three producers.
 
     python tools/facsimile.py IN.txt OUT.pdf --producer reportlab|chromium|typst [--chromium PATH]
+    python tools/facsimile.py RELEASE_DIR OUT.pdf --producer weasyprint [layout options]
 
 We have no copy of the city's PDF, so the PDF tests read facsimiles made from the text: A4 pages,
 a Japanese TrueType font (IPAexGothic, as japanize-matplotlib ships it), half-width katakana kept,
@@ -17,6 +18,8 @@ follow a running header. Blank lines that end a page are printed at the top of t
 Three producers, because real PDFs come from more than one generator: reportlab draws the page
 itself; `chromium` lays out the same rows as HTML and has headless Chromium print it to PDF; `typst`
 typesets them with Typst, which shapes a half-width kana and its sound mark into one glyph cluster.
+A fourth, `weasyprint` (tools/facsimile_ruled.py), prints a published release as a city prints its
+document: ruled tables, cells wrapped by their width, pages broken anywhere (the ETL in reverse).
 """
 
 from __future__ import annotations
@@ -291,12 +294,29 @@ def make(source: Path, out: Path, producer: str, chromium: str | None = None) ->
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("source", type=Path, help="a text edition of the document (e.g. raw/*.txt)")
+    p.add_argument("source", type=Path, help="a text edition of the document (e.g. raw/*.txt), or for "
+                   "weasyprint a published release's folder")
     p.add_argument("out", type=Path, help="the PDF to write")
-    p.add_argument("--producer", choices=("reportlab", "chromium", "typst"), default="reportlab")
+    p.add_argument("--producer", choices=("reportlab", "chromium", "typst", "weasyprint"), default="reportlab")
     p.add_argument("--chromium", metavar="PATH", help="the Chromium binary (default: tests/browser.py's)")
+    ruled = p.add_argument_group("weasyprint's layout")
+    ruled.add_argument("--page", choices=("A4", "A3", "B5", "letter"), default="A4")
+    ruled.add_argument("--landscape", action="store_true")
+    ruled.add_argument("--font", default="IPAexGothic", help="IPAexGothic, IPAexMincho, Noto Sans CJK JP, …")
+    ruled.add_argument("--size", type=float, default=9.0, help="font size in points")
+    ruled.add_argument("--pitch", type=float, default=1.5, help="line height in font sizes")
+    ruled.add_argument("--break-after", action="append", default=[], metavar="ROW",
+                       help="a page break after this row: counts:N, s2:取組ID or s3:掲載行番号 (repeatable)")
+    ruled.add_argument("--glyph-order", choices=("as-laid-out", "reversed", "shuffled"), default="as-laid-out")
     args = p.parse_args(argv)
-    make(args.source, args.out, args.producer, args.chromium)
+    if args.producer == "weasyprint":
+        import facsimile_ruled
+
+        facsimile_ruled.with_weasyprint(args.source, args.out, facsimile_ruled.Options(
+            page=args.page, landscape=args.landscape, font=args.font, size=args.size, pitch=args.pitch,
+            breaks=frozenset(args.break_after), glyph_order=args.glyph_order))
+    else:
+        make(args.source, args.out, args.producer, args.chromium)
     return 0
 
 

@@ -19,7 +19,7 @@ from etl.extract.activities import activities
 from etl.extract.counts import HEADLINE, count_table, partner_list
 from etl.extract.frames import Extracted, Located
 from etl.extract.initiatives import initiatives
-from etl.extract.layout import as_of_date, material, one, programme, sections, title
+from etl.extract.layout import Ruled, as_of_date, material, one, programme, sections, title
 from etl.shared.normalize import fiscal_years
 from etl.shared.normalize import normalize_text as N
 
@@ -37,8 +37,9 @@ def extract(source: SourceText) -> Extracted:
     as_of = as_of_date(s1[0])
     counts, categories = count_table(s1)
     partners, partner_count = partner_list(s1, printed)
-    init = initiatives(s2, printed)
-    act = activities(s3, printed)
+    ruled = Ruled(source.ruled, source.wrapped)  # what a PDF's ruled tables say of their cells' lines
+    init = initiatives(s2, printed, ruled)
+    act = activities(s3, printed, ruled)
     years = [(era, greg, n) for n, t in (s2[0], s3[0]) for era, greg in fiscal_years(t)]
     years += [(era, greg, n) for n, t in s2[1:] if "当初予算" in N(t) for era, greg in fiscal_years(t)]
     return Extracted(

@@ -7,7 +7,7 @@ import re
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, is_bullet, paragraphs, table, without_furniture
+from etl.extract.layout import Line, Ruled, is_bullet, paragraphs, table, without_furniture
 
 _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 # The section's columns, by the headers it prints; the reader tells them apart by their layout
@@ -15,7 +15,7 @@ _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 _HEADERS = {"分野": "分野", "協定締結企業等": "協定締結企業等", "取組内容": "取組内容"}
 
 
-def activities(s3: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFrame]:
+def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled = Ruled()) -> dict[str, pl.DataFrame]:
     """Rows of labels, partners and bullets; see `_classify` for how lines are told apart."""
     headers, lines, header_line = table(s3, _HEADERS, "section 3")
     if headers != list(_HEADERS.values()):
@@ -42,7 +42,7 @@ def activities(s3: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFram
             pending = []
             if not labels:
                 raise LayoutError("section 3: a row has no 分野 label above it.", first_n)
-            if not own and rows:
+            if not own and rows and partners[0][0] not in ruled.cells:  # a ruled table draws its cells apart
                 _check_carried(rows[-1]["bullets"][-1], partners[0])
             rows.append({"labels": labels, "partners": partners, "bullets": []})
         if not rows:
@@ -52,7 +52,20 @@ def activities(s3: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFram
         raise LayoutError("section 3 ends with names but no 「・」 items under them.", pending[0][0][0])
     if not rows:
         raise LayoutError("section 3 has no rows: the text is truncated or not the expected document.", s3[0][0])
-    return _activity_frames(rows, printed)
+    for r in rows:
+        _check_labels(r["labels"], ruled)
+    return _activity_frames([{k: ruled.joined(v) for k, v in r.items()} for r in rows], printed)
+
+
+def _check_labels(labels: list[Line], ruled: Ruled) -> None:
+    """A 分野 cell prints one label a line. A line that fills its cell may go on in the line under it (a
+    label the cell's width broke) or be a label of its own, and which cannot be told: refused."""
+    for (n, text), (m, below) in zip(labels, labels[1:]):
+        if m in ruled.wrapped:
+            raise LayoutError(
+                f"section 3: the 分野 label 「{text}」 (line {n}) fills the width of its cell, so whether 「{below}」 "
+                f"(line {m}) goes on with it or is a label of its own cannot be told. Build the text of the PDF "
+                "instead, with one label a line.", n)
 
 
 def _classify(paras: list[list[Line]]) -> list[tuple[str, list[Line]]]:

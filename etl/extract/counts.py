@@ -7,7 +7,7 @@ import re
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, Located, one, paragraphs
+from etl.extract.layout import Line, Located, is_furniture, one, paragraphs
 from etl.shared.normalize import NUMBER
 from etl.shared.normalize import normalize_text as N
 
@@ -28,7 +28,7 @@ def count_table(s1: list[Line]) -> tuple[pl.DataFrame, Located]:
     while idx >= 0:
         n, text = s1[idx][0], N(s1[idx][1])
         idx -= 1
-        if not text:
+        if not text or is_furniture(text):  # a page break inside the table puts a running header there
             continue
         m = _COUNT_ROW.match(text)
         if m:
@@ -48,10 +48,26 @@ def count_table(s1: list[Line]) -> tuple[pl.DataFrame, Located]:
     return frame, header
 
 
+def _across_page_breaks(lines: list[Line]) -> list[Line]:
+    """The lines without the page breaks inside a paragraph: a running header right under a line (the
+    last of its page), with the blank lines under it, falls between two parts of one list."""
+    out: list[Line] = []
+    skipping = False
+    for n, text in lines:
+        if text and is_furniture(text) and out and out[-1][1]:
+            skipping = True
+            continue
+        if skipping and not text:
+            continue
+        skipping = False
+        out.append((n, text))
+    return out
+
+
 def partner_list(s1: list[Line], printed: dict[int, str]) -> tuple[pl.DataFrame, Located]:
-    """The names in the paragraph just above 【協定先:N団体】, one per line."""
+    """The names in the paragraph just above 【協定先:N団体】, one per line (a page break may cut it)."""
     count = one(s1, _PARTNER_COUNT, "the partner count 【協定先:N団体】")
-    above = [(n, t) for n, t in s1 if n < count.line]
+    above = _across_page_breaks([(n, t) for n, t in s1 if n < count.line])
     paras = paragraphs(above)
     names = [(n, t) for n, t in (paras[-1] if paras else []) if not HEADLINE.search(N(t))]
     if not names:

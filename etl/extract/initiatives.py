@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, Located, is_amount, is_bullet, paragraphs, table, without_furniture
+from etl.extract.layout import Line, Located, Ruled, is_amount, is_bullet, paragraphs, table, without_furniture
 from etl.shared.normalize import amounts_in, display_width
 from etl.shared.normalize import normalize_text as N
 
@@ -51,7 +51,7 @@ def _text_columns(printed: list[str], line: int) -> tuple[str, ...]:
     return text
 
 
-def initiatives(s2: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFrame]:
+def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = Ruled()) -> dict[str, pl.DataFrame]:
     headers, lines, header_line = table(s2, _HEADERS, "section 2")
     order = _text_columns(headers, header_line)
     rows: list[_Initiative] = []
@@ -66,13 +66,13 @@ def initiatives(s2: list[Line], printed: dict[int, str]) -> dict[str, pl.DataFra
             label_chars = []
         if not rows:
             raise LayoutError("section 2: a table row comes before any 分野 label.", para[0][0])
-        _read_paragraph(para, rows, printed)
+        _read_paragraph(para, rows, printed, ruled)
         label_chars.extend(tail)
     if label_chars:
         raise LayoutError("section 2 ends with a 分野 label but no row under it.", label_chars[0][0])
     if not rows:
         raise LayoutError("section 2 has no rows.", s2[0][0])
-    return _initiative_frames(rows, s2, printed)
+    return _initiative_frames(rows, s2, printed, ruled)
 
 
 def _label_runs(para: list[Line], in_label: bool) -> tuple[list[Line], list[Line], list[Line]]:
@@ -99,12 +99,14 @@ def _label_runs(para: list[Line], in_label: bool) -> tuple[list[Line], list[Line
     return para[:lead], para[lead:end], para[end:]
 
 
-def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int, str]) -> None:
+def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int, str], ruled: Ruled) -> None:
     """Assign a paragraph's lines to the cells of the current row (or a new row of the same 分野)."""
     for pos, (n, text) in enumerate(para):
         row = rows[-1]
         if is_amount(text):
             _take_amount(row, Located(printed[n], n))
+        elif n in ruled.wrapped and row.sub_label is not None and row.sub_amount is None and not row.note:
+            row.sub_label = Located(row.sub_label.text + N(text), row.sub_label.line)  # the cell's width broke it
         elif N(text).startswith(_SUB_AMOUNT):
             if row.sub_label is None:
                 row.sub_label = Located(N(text)[len(_SUB_AMOUNT) :], n)
@@ -115,9 +117,10 @@ def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int
         elif pos == 0:
             if _starts_new_row(row, text):
                 rows.append(row := _Initiative(row.label, row.label_line, order=row.order))
-            _read_cells(row, n, text, first=not is_bullet(text) or row.column < row.order.index("取組内容"))
+            _read_cells(row, n, text, first=not is_bullet(text) or row.column < row.order.index("取組内容"),
+                        whole=n in ruled.cells)
         else:
-            _read_cells(row, n, text, first=False)
+            _read_cells(row, n, text, first=False, whole=n in ruled.cells)
 
 
 def _starts_new_row(row: _Initiative, text: str) -> bool:
@@ -127,9 +130,10 @@ def _starts_new_row(row: _Initiative, text: str) -> bool:
     return row.column >= len(row.order) - 1 and not is_bullet(text)
 
 
-def _read_cells(row: _Initiative, n: int, text: str, first: bool) -> None:
-    """Cells on one printed line are separated by spaces; the first continues or opens a cell."""
-    tokens = re.sub(r"(\d)\s+千円", r"\1千円", text).split()  # 「1,234 千円」 is one cell
+def _read_cells(row: _Initiative, n: int, text: str, first: bool, whole: bool = False) -> None:
+    """Cells on one printed line are separated by spaces; the first continues or opens a cell. A line
+    read from a ruled table's cell (`whole`) is that cell's, spaces and all."""
+    tokens = [text] if whole else re.sub(r"(\d)\s+千円", r"\1千円", text).split()  # 「1,234 千円」 is one cell
     for i, token in enumerate(tokens):
         if is_amount(token) and i == len(tokens) - 1 and i > 0:
             _take_amount(row, Located(token, n))
@@ -154,7 +158,7 @@ def _take_amount(row: _Initiative, amount: Located) -> None:
 
 
 def _initiative_frames(
-    rows: list[_Initiative], s2: list[Line], printed: dict[int, str]
+    rows: list[_Initiative], s2: list[Line], printed: dict[int, str], ruled: Ruled
 ) -> dict[str, pl.DataFrame]:
     def cell(r: _Initiative, name: str) -> str | None:
         lines = r.cells.get(name)
@@ -183,17 +187,18 @@ def _initiative_frames(
                 "うち額_原文": pl.String, "うち行": pl.Int64, "備考_原文": pl.String, "追加うち行": pl.Int64},
     )
     content = [
-        (i, n, text, display_width(text))
+        (i, n, text, display_width(text), n in ruled.cells)
         for i, r in enumerate(rows, start=1)
-        for n, text in r.cells.get("取組内容", [])
+        for n, text in ruled.joined(r.cells.get("取組内容", []))
     ]
     lines = pl.DataFrame(
         content,
-        schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "原文": pl.String, "表示幅": pl.Float64},
+        schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "原文": pl.String, "表示幅": pl.Float64,
+                "罫線セル": pl.Boolean},
         orient="row",
     )
     partners = [
-        (i, n, text) for i, r in enumerate(rows, start=1) for n, text in r.cells.get("協定先", [])
+        (i, n, text) for i, r in enumerate(rows, start=1) for n, text in ruled.joined(r.cells.get("協定先", []))
     ]
     partner_lines = pl.DataFrame(
         partners, schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "原文": pl.String}, orient="row"

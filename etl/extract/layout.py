@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from etl.errors import LayoutError
 from etl.extract.frames import Located
@@ -15,6 +16,29 @@ from etl.shared.normalize import normalize_text as N
 from etl.shared.schemas import package_metadata
 
 Line = tuple[int, str]  # (1-based line number, text stripped of surrounding blanks)
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """What a PDF's geometry says of the lines it read from ruled tables' cells (nothing, for a text).
+
+    A cell's lines are one paragraph, its line breaks are the document's own (or the cell's width's),
+    so the readers need not guess them from the text: `cells` holds every such line, `wrapped` those
+    that continue the line above because the cell's width ended it there."""
+
+    cells: frozenset[int] = frozenset()
+    wrapped: frozenset[int] = frozenset()
+
+    def joined(self, lines: list[Line]) -> list[Line]:
+        """The lines with each wrapped line joined to the one above it (a name or an item the cell's
+        width broke is one line again, on the line it starts)."""
+        out: list[Line] = []
+        for n, text in lines:
+            if n in self.wrapped and out:
+                out[-1] = (out[-1][0], out[-1][1] + text)
+            else:
+                out.append((n, text))
+        return out
 BULLET = "・"
 # Page furniture: printed around the tables but never part of a cell. A short paragraph that
 # mentions a QR code is the caption of the code's image (see _is_qr_caption).
@@ -86,7 +110,7 @@ def without_furniture(paras: list[list[Line]]) -> list[list[Line]]:
     kept = []
     for para in paras:
         for part in _without_qr_captions(para):
-            part = [(n, t) for n, t in part if not _FURNITURE_LINE.match(N(t))]
+            part = [(n, t) for n, t in part if not is_furniture(t)]
             if part:
                 kept.append(part)
     return kept
@@ -180,19 +204,28 @@ def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[s
     line of the header row.
 
     The header is the paragraph holding 「取組内容」, with any vertical header above it (分 / 野, one
-    character a line). `known` maps a printed header, or a word it holds (「…予算」), to the column
-    the reader fills. A header the reader does not know is refused, naming it: its values would be
-    merged into a neighbouring column. Where a blank line around the header is lost, the header's
-    lines still stand out: they are the lines that hold a known header."""
+    character a line), or, as a ruled table is read cell by cell, the run of paragraphs around it that
+    each print one known header (a header cell's lines, 令和５年度 / 当初予算 / 関連予算, are one
+    header). `known` maps a printed header, or a word it holds (「…予算」), to the column the reader
+    fills. A header the reader does not know is refused, naming it: its values would be merged into a
+    neighbouring column. Where a blank line around the header is lost, the header's lines still stand
+    out: they are the lines that hold a known header."""
     paras = paragraphs(section[1:])
     i = next((i for i, p in enumerate(paras) if any("取組内容" in N(t) for _, t in p)), None)
     if i is None:
         raise LayoutError("table header with 「取組内容」 not found.", section[0][0])
-    above = [ln for p in paras[:i] if all(len(N(t)) == 1 for _, t in p) for ln in p]
-    lines = paras[i]
+    first, last = i, i
+    while first > 0 and _header_cell(paras[first - 1], known):
+        first -= 1
+    while last + 1 < len(paras) and _header_cell(paras[last + 1], known) and _header_cell(paras[last], known):
+        last += 1
+    cells = [(p[0][0], "".join(N(t) for _, t in p)) for p in paras[first:i]] if first < i else []
+    above = [ln for p in paras[:first] if all(len(N(t)) == 1 for _, t in p) for ln in p] if not cells else []
+    lines = paras[i] if last == i else [(p[0][0], "".join(N(t) for _, t in p)) for p in paras[i : last + 1]]
     while lines and len(N(lines[0][1])) == 1:
         above, lines = [*above, lines[0]], lines[1:]
     printed: list[Line] = [(above[0][0], "".join(N(t) for _, t in above))] if above else []
+    printed += cells
     end = 0
     while end < len(lines) and any(_column(token, known) for token in N(lines[end][1]).split()):
         printed += [(lines[end][0], token) for token in N(lines[end][1]).split()]
@@ -209,15 +242,27 @@ def table(section: list[Line], known: dict[str, str], what: str) -> tuple[list[s
         if not out or out[-1] != column or previous == n:  # a header wrapped onto two lines (…当初予算 / 関連予算)
             out.append(column)
         previous = n
-    rest = [lines[end:]] if lines[end:] else []
+    rest = [lines[end:]] if lines[end:] and last == i else []
     header_line = lines[0][0] if lines else paras[i][0][0]
-    return out, [ln for p in rest + paras[i + 1 :] for ln in p + [(0, "")]], header_line
+    return out, [ln for p in rest + paras[last + 1 :] for ln in p + [(0, "")]], header_line
+
+
+def _header_cell(para: list[Line], known: dict[str, str]) -> bool:
+    """Whether a paragraph is one header cell of a table read cell by cell: its lines, joined, are a
+    header the reader knows (分 / 野 is 分野, 令和５年度 / 当初予算 / 関連予算 a budget's)."""
+    joined = "".join(N(t) for _, t in para)
+    return " " not in joined and _column(joined, known) is not None
 
 
 def _column(token: str, known: dict[str, str]) -> str | None:
     if token in known:
         return known[token]
     return next((c for word, c in known.items() if word.startswith("…") and word[1:] in token), None)
+
+
+def is_furniture(text: str) -> bool:
+    """A running header or a unit line: printed around the tables, never part of them."""
+    return bool(_FURNITURE_LINE.match(N(text)))
 
 
 def is_amount(text: str) -> bool:

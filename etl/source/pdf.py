@@ -2,20 +2,16 @@
 
 The stage before `extract`: it turns the PDF's text layer into the same `SourceText` (numbered
 lines) that a text edition gives, so that one set of section readers, invariants, schemas and
-golden files serves both. Lines are rebuilt by geometry, page by page:
+golden files serves both. Lines are rebuilt by geometry, page by page (etl.source.geometry): rows
+of characters by baseline outside ruled tables, ruled tables cell by cell from their boxes, word
+spaces where a space is printed, blank lines from the vertical gaps; lines are numbered through the
+whole document, blank lines included, as the text numbers them, and each keeps its page, so every
+error can say "line N (page P)".
 
-- a row is the characters that share a baseline (clustered by their top, within half a font size);
-- a row's characters are ordered by x; a horizontal gap wider than `CELL_GAP` font sizes is a
-  cell boundary and reads as one space (how the text separates cells), a narrower one is nothing;
-- a vertical gap of k line pitches between two rows is k-1 blank lines (the pitch is the document's
-  most common distance between rows), and a page whose first row sits k pitches lower than the
-  highest first row of any page starts with k blank lines;
-- lines are numbered through the whole document, blank lines included, as the text numbers them,
-  and each keeps its page, so every error can say "line N (page P)".
-
-Vertical 分野 labels are stacked single characters in the label column and come out one
-character a line, as the section readers expect; wrapped cells come out as their printed rows,
-which the readers rejoin by their column.
+Two readers read the text layer: pdfminer (through pdfplumber) gives each character with its box,
+and pdfium (pypdfium2) reads it again. Where a producer shaped glyph clusters that pdfminer cannot
+read ((cid:N)), the characters take pdfium's text; anywhere else the two must agree character for
+character, or the PDF is refused, naming the page and the row.
 
 pdfplumber (pdfminer.six) is the library: see the README for why. A PDF parser meets hostile
 input: any exception it raises, and any PDF that takes too long or has too many pages, becomes a
@@ -25,27 +21,23 @@ input: any exception it raises, and any PDF that takes too long or has too many 
 from __future__ import annotations
 
 import io
-import itertools
 import logging
+import math
 import multiprocessing
 import resource
 import signal
-import statistics
 import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from etl.errors import SourceError
+from etl.source import geometry
 
 MAX_PAGES = 30  # the document has three; a longer PDF is another document
 MAX_SECONDS = 30  # for opening and reading every page; pdfminer can loop on crafted files
-CELL_GAP = 0.8  # font sizes of horizontal white space that separate two cells
-# A gap within this many font sizes of CELL_GAP cannot be told (a wide word space, a narrow cell
-# gap): the reader refuses the PDF rather than guess where a cell ends.
-CELL_GAP_MARGIN = 0.15
 MAGIC = b"%PDF-"
 
 
@@ -62,8 +54,8 @@ MAX_MEMORY = 512 * 2**20  # bytes the reader may allocate beyond what the proces
 GRACE_SECONDS = 5  # past MAX_SECONDS, for the child's own alarm to say so before it is killed
 
 
-def read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
-    """The document's lines, the page of each line, and the number of pages.
+def read_lines(data: bytes, name: str) -> PdfLines:
+    """The document's lines, the page of each line, the number of pages, and what the geometry says of them.
 
     Read in a child process whose memory (RLIMIT_AS) and wall-clock time are bounded: a FlateDecode
     or object-stream bomb inflates in one zlib call that no alarm interrupts, so only a process of
@@ -134,85 +126,106 @@ def _too_big(name: str) -> str:
             "Download the city's PDF again.")
 
 
-def _read_lines(data: bytes, name: str) -> tuple[tuple[str, ...], tuple[int, ...], int]:
-    pages = _pages(data, name)
+class PdfLines(NamedTuple):
+    """What the reader gives: the document's lines, the page of each line, the number of pages, and
+    what the geometry says about the lines read from ruled tables' cells (1-based line numbers):
+    `ruled` holds every such line, `wrapped` those that continue the line above because the cell's
+    width ended it there."""
+
+    lines: tuple[str, ...]
+    pages: tuple[int, ...]
+    count: int
+    ruled: frozenset[int] = frozenset()
+    wrapped: frozenset[int] = frozenset()
+
+
+def _read_lines(data: bytes, name: str) -> PdfLines:
+    pages, found = _pages(data, name)
+    pdfium = _pdfium_pages(data, len(pages))
     if any(c["text"].startswith("(cid:") for chars in pages for c in chars):
-        pages = _with_cluster_text(data, pages)
+        pages = [_retexted(chars, read) if read is not None and _has_cid(chars) else chars
+                 for chars, read in zip(pages, pdfium, strict=True)]
     _check_mapped(pages, name)
-    rows = [_rows(chars, name, number) for number, chars in enumerate(pages, start=1)]
-    if not any(rows):
+    _check_agreement(pages, pdfium, name)
+    pages = [[{**c, "text": _printed(c["text"])} for c in chars] for chars in pages]
+    layouts = [geometry.layout(chars, tables, name, number)
+               for number, (chars, tables) in enumerate(zip(pages, found, strict=True), start=1)]
+    if all(page.first is None for page in layouts):
         raise SourceError(
             f"{name} is a PDF without a text layer ({len(pages)} page(s) of images only, e.g. a scan): "
             "its characters cannot be read. Ask the city for the PDF as published (made from Word or "
             "Excel), or run OCR on it and check the text before registering that."
         )
-    pitch = _pitch(rows)
-    top = min(r[0][0] for r in rows if r)
+    pitch = geometry.pitch(run for page in layouts for run in page.runs())
+    top = min(page.first for page in layouts if page.first is not None)
     lines: list[str] = []
     page_of: list[int] = []
-    for number, page_rows in enumerate(rows, start=1):
-        previous = None
-        for y, text in page_rows:
-            gap = (y - top) if previous is None else (y - previous)
-            blanks = max(0, round(gap / pitch) - (0 if previous is None else 1))
-            lines += [""] * blanks
-            page_of += [number] * blanks
-            lines.append(text)
-            page_of.append(number)
-            previous = y
-    return tuple(lines), tuple(page_of), len(pages)
+    ruled: set[int] = set()
+    wrapped: set[int] = set()
+    state: dict[str, Any] = {}
+    for number, layout in enumerate(layouts, start=1):
+        page = geometry.page_lines(layout, pitch, top, state, name, number)
+        ruled.update(len(lines) + 1 + i for i in page.ruled)
+        wrapped.update(len(lines) + 1 + i for i in page.wrapped)
+        lines += page.lines
+        page_of += [number] * len(page.lines)
+    return PdfLines(tuple(lines), tuple(page_of), len(pages), frozenset(ruled), frozenset(wrapped))
 
 
-def _with_cluster_text(data: bytes, pages: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-    """The pages with the text of their glyph clusters, as pdfium reads it.
+def _has_cid(chars: list[dict[str, Any]]) -> bool:
+    return any(c["text"].startswith("(cid:") for c in chars)
 
-    A producer that shapes a half-width kana with its sound mark (ﾍﾟ, ﾄﾞ) into one cluster gives the
-    cluster's text once: the mark's glyph has no ToUnicode entry of its own (pdfminer reads it as
-    (cid:N)), and the base glyph's entry may be the text of the first cluster it was used in (ﾍﾞ for
-    ﾍﾟ). pdfium reads the cluster's text as it is meant (as a viewer copies it). On each page that has
-    such a glyph, every character takes the text of the pdfium characters nearest its centre on its
-    row; a sound mark's glyph that no pdfium character falls on reads as nothing, since its text went
-    with its cluster's base. Characters pdfium does not read as printable text either stay (cid:N),
-    and the PDF is refused for them."""
+
+def _pdfium_pages(data: bytes, count: int) -> list[list[tuple[str, float, float]] | None]:
+    """Each page's characters as pdfium (pypdfium2) reads them: (text, x, y from the top) of each
+    character's centre; None for a page pdfium cannot read (the checks that need it then refuse).
+
+    pdfium reads a glyph cluster's text as a viewer copies it: a producer that shapes a half-width
+    kana with its sound mark (ﾍﾟ, ﾄﾞ) into one cluster gives the cluster's text once, so the mark's
+    glyph has no ToUnicode entry of its own (pdfminer reads it as (cid:N)), and the base glyph's
+    entry may be the text of the first cluster it was used in (ﾍﾞ for ﾍﾟ)."""
     import pypdfium2 as pdfium
 
     try:
         document = pdfium.PdfDocument(data)
-    except Exception:  # noqa: BLE001 - pdfium refuses what pdfminer read: the glyphs stay unread, and are refused
-        return pages
+    except Exception:  # noqa: BLE001 - pdfium refuses what pdfminer read: nothing to compare with
+        return [None] * count
     try:
-        out = []
-        for index, chars in enumerate(pages):
-            if not any(c["text"].startswith("(cid:") for c in chars):
-                out.append(chars)
-                continue
+        out: list[list[tuple[str, float, float]] | None] = []
+        for index in range(count):
             try:
-                read = _pdfium_chars(document[index])
+                out.append(_pdfium_chars(document[index]))
             except Exception:  # noqa: BLE001 - as above, for one page
-                read = []
-            out.append(_retexted(chars, read))
+                out.append(None)
         return out
     finally:
         document.close()
 
 
-def pdfium_chars(page: Any) -> list[tuple[str, tuple[float, float, float, float]]]:
-    """(text, box) of each character pdfium reads on a page, white space and what is not printable text
-    aside; the box is left, bottom, right, top in PDF points. The report's crops find a line by these."""
+def pdfium_chars(page: Any, loose: bool = False) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """(text, box) of each character pdfium reads on a page, white space, rotated characters (which
+    pdfminer's reading leaves aside too) and what is not printable text aside; the box is left, bottom,
+    right, top in PDF points: the glyph's ink, or (`loose`) the space it takes, as pdfminer's box is.
+    The report's crops find a line by these."""
+    from pypdfium2 import raw
+
     textpage = page.get_textpage()
     out = []
     for i in range(textpage.count_chars()):
-        text = textpage.get_text_range(i, 1)
-        if text and not text.isspace() and all(_printable(ch) for ch in text):
-            out.append((text, textpage.get_charbox(i)))
+        # pdfium takes a hyphen before a gap for a word broken at a line's end, and names it U+FFFE
+        text = "-" if raw.FPDFText_IsHyphen(textpage.raw, i) else textpage.get_text_range(i, 1)
+        if text and not text.isspace() and all(_printable(ch) for ch in text) \
+                and abs(raw.FPDFText_GetCharAngle(textpage.raw, i) % math.tau) < 0.01:
+            out.append((text, textpage.get_charbox(i, loose=loose)))
     return out
 
 
 def _pdfium_chars(page: Any) -> list[tuple[str, float, float]]:
-    """(text, x, y from the top) of the centre of each character pdfium reads on the page."""
+    """(text, x, y from the top) of the centre of each character pdfium reads on the page, by the space
+    it takes (a sound mark's ink lies over the character before it)."""
     height = page.get_size()[1]
     return [(text, (left + right) / 2, height - (bottom + top) / 2)
-            for text, (left, bottom, right, top) in pdfium_chars(page)]
+            for text, (left, bottom, right, top) in pdfium_chars(page, loose=True)]
 
 
 def _printable(ch: str) -> bool:
@@ -225,15 +238,27 @@ _MARKS = ("\uff9e", "\uff9f", "\u3099", "\u309a", "\u309b", "\u309c")  # ﾞ ﾟ
 
 
 def _retexted(chars: list[dict[str, Any]], read: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
+    """A page with glyph clusters (see _pdfium_pages): every character takes the text of the pdfium
+    characters nearest its centre on its row; a sound mark's glyph that no pdfium character falls on
+    reads as nothing, since its text went with its cluster's base. Characters pdfium does not read
+    as printable text either stay (cid:N), and the PDF is refused for them."""
+    taken = _taken(chars, read)
+    return [{**c, "text": "".join(taken[i])} if i in taken else
+            ({**c, "text": ""} if c["text"].startswith("(cid:") and _has_neighbour(c, taken, chars) else c)
+            for i, c in enumerate(chars)]
+
+
+def _taken(chars: list[dict[str, Any]], read: list[tuple[str, float, float]]) -> dict[int, list[str]]:
+    """pdfium's characters, each given to the pdfminer character nearest it on its row (by index)."""
     taken: dict[int, list[str]] = {}
     for text, x, y in read:
         near = [(abs(x - (c["x0"] + c["x1"]) / 2), i) for i, c in enumerate(chars)
                 if c["top"] - 1 <= y <= c["bottom"] + 1 and c["text"].strip()]
         if near:
             taken.setdefault(min(near)[1], []).append(text)
-    return [{**c, "text": "".join(taken[i])} if i in taken else
-            ({**c, "text": ""} if c["text"].startswith("(cid:") and _has_neighbour(c, taken, chars) else c)
-            for i, c in enumerate(chars)]
+        else:
+            taken.setdefault(-1, []).append(text)  # on no row pdfminer reads
+    return taken
 
 
 def _has_neighbour(c: dict[str, Any], taken: dict[int, list[str]], chars: list[dict[str, Any]]) -> bool:
@@ -241,7 +266,51 @@ def _has_neighbour(c: dict[str, Any], taken: dict[int, list[str]], chars: list[d
     cluster's whole text, its sound mark included, to the base glyph. Any other unread glyph (a 外字
     without a map) stays unread, and is refused."""
     return any("".join(taken[i]).endswith(_MARKS) and abs(chars[i]["x1"] - c["x0"]) < 0.5 * c["size"]
-               and abs(chars[i]["top"] - c["top"]) < 1 for i in taken)
+               and abs(chars[i]["top"] - c["top"]) < 1 for i in taken if i >= 0)
+
+
+def _check_agreement(pages: list[list[dict[str, Any]]], pdfium: list[list[tuple[str, float, float]] | None],
+                     name: str) -> None:
+    """pdfminer and pdfium (two readers of one text layer) must read every row alike: where they differ,
+    a font's map says one thing and its glyphs, or its clusters, another (a wrong ToUnicode entry, a
+    glyph drawn over another), and which is meant cannot be told. Rows are compared, not characters:
+    the readers may share a cluster's text out differently between its glyphs (ﾍ + ﾟ, or ﾍﾟ + nothing)."""
+    for number, (chars, read) in enumerate(zip(pages, pdfium, strict=True), start=1):
+        rows = geometry.rows(c for c in chars if c["text"].strip())
+        if read is None:
+            if rows:
+                raise SourceError(f"{name}, page {number}: pdfium cannot read this page, so its text cannot be checked "
+                                  "by a second reader. Download the city's PDF again, or build the text of the PDF.")
+            continue
+        row_of = {id(c): i for i, row in enumerate(rows) for c in row}
+        visible = [c for row in rows for c in row]
+        theirs: list[list[tuple[float, str]]] = [[] for _ in rows]
+        stray = []
+        for text, x, y in read:  # each pdfium character goes to the row of the pdfminer character it lies on
+            near = [(abs(x - (c["x0"] + c["x1"]) / 2) + abs(y - (c["top"] + c["bottom"]) / 2), k)
+                    for k, c in enumerate(visible) if c["x0"] - 1 <= x <= c["x1"] + 1 and c["top"] - 1 <= y <= c["bottom"] + 1]
+            if near:
+                theirs[row_of[id(visible[min(near)[1]])]].append((x, text))
+            else:
+                stray.append(text)
+        for row, other in zip(rows, theirs, strict=True):
+            mine, read_there = _printed("".join(c["text"] for c in row)), _printed("".join(t for _, t in sorted(other)))
+            if mine != read_there:
+                raise SourceError(_disagreement(name, number, mine, read_there))
+        if stray:
+            raise SourceError(_disagreement(name, number, "", "".join(stray)))
+
+
+def _disagreement(name: str, page: int, mine: str, theirs: str) -> str:
+    if mine:
+        at = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
+        what = (f"in the row 「{mine[:60]}」 pdfminer reads 「{mine[max(0, at - 3):at + 4]}」 where pdfium reads "
+                f"「{theirs[max(0, at - 3):at + 4] or 'nothing'}」")
+    else:
+        what = f"pdfium reads 「{theirs[:40]}」 where pdfminer reads no row"
+    return (f"{name}, page {page}: the two PDF readers disagree: {what}. The PDF's text layer says two things, so "
+            "which text is printed cannot be told. Download the city's PDF again; if it stays so, build the text of "
+            "the PDF instead and check that row against the printed page.")
 
 
 def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
@@ -259,8 +328,9 @@ def _check_mapped(pages: list[list[dict[str, Any]]], name: str) -> None:
         )
 
 
-def _pages(data: bytes, name: str) -> list[list[dict[str, Any]]]:
-    """Every page's characters, as pdfplumber gives them; SourceError for anything unreadable."""
+def _pages(data: bytes, name: str) -> tuple[list[list[dict[str, Any]]], list[list[geometry.Found]]]:
+    """Every page's characters and the tables its rules draw, as pdfplumber gives them; SourceError
+    for anything unreadable."""
     import pdfplumber
     from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
@@ -273,7 +343,8 @@ def _pages(data: bytes, name: str) -> list[list[dict[str, Any]]]:
             if len(pdf.pages) > MAX_PAGES:
                 raise SourceError(f"{name} has {len(pdf.pages)} pages; the document has a few. "
                                   "Is it another document (or a whole budget book)?")
-            return [[c for c in page.chars if c.get("upright", True)] for page in pdf.pages]
+            return ([[c for c in page.chars if c.get("upright", True)] for page in pdf.pages],
+                    [geometry.found_tables(page) for page in pdf.pages])
     except SourceError:
         raise
     except _Timeout:
@@ -330,36 +401,6 @@ def _deadline(seconds: float) -> Iterator[None]:
         raise _Timeout
 
 
-def _rows(chars: list[dict[str, Any]], name: str = "", page: int = 0) -> list[tuple[float, str]]:
-    """(top, text) of each printed row of a page, top to bottom."""
-    visible = [c for c in chars if c["text"].strip() and c.get("size", 0) > 0]
-    visible.sort(key=lambda c: (c["top"], c["x0"]))
-    rows: list[list[dict[str, Any]]] = []
-    for c in visible:
-        if rows and abs(c["top"] - rows[-1][0]["top"]) <= 0.5 * max(rows[-1][0]["size"], c["size"]):
-            rows[-1].append(c)
-        else:
-            rows.append([c])
-    return [(row[0]["top"], _text(row, name, page)) for row in rows]
-
-
-def _text(row: list[dict[str, Any]], name: str = "", page: int = 0) -> str:
-    row = sorted(row, key=lambda c: c["x0"])
-    out = [_printed(row[0]["text"])]
-    for prev, c in itertools.pairwise(row):
-        gap = (c["x0"] - prev["x1"]) / max(prev["size"], c["size"])
-        if abs(gap - CELL_GAP) < CELL_GAP_MARGIN:
-            text = "".join(ch["text"] for ch in row)
-            raise SourceError(
-                f"{name}, page {page}: in the row 「{text[:60]}」 the gap between 「{prev['text']}」 and 「{c['text']}」 "
-                f"is {gap:.2f} font sizes, too near the {CELL_GAP} at which two cells are told apart to say whether "
-                "it ends a cell or is a space inside one. Build the text of the PDF instead, and check that row.")
-        if gap > CELL_GAP:
-            out.append(" ")
-        out.append(_printed(c["text"]))
-    return "".join(out)
-
-
 def _printed(text: str) -> str:
     """The character as printed: a Kangxi radical in a text layer is the ideograph of the same glyph.
 
@@ -368,16 +409,6 @@ def _printed(text: str) -> str:
     is normalised here: the text keeps what the PDF prints, half-width katakana included."""
     return "".join(unicodedata.normalize("NFKC", ch) if "\u2f00" <= ch <= "\u2fdf" else
                    _SUPPLEMENT.get(ch, ch) for ch in text)
-
-
-def _pitch(rows: list[list[tuple[float, str]]]) -> float:
-    """The line pitch: the most common distance between two consecutive rows of a page, among the
-    shortest ones (a document where blank lines are as common as text still has the text's pitch
-    between two lines of one paragraph; only that shortest distance says what one line is)."""
-    gaps = [round(b[0] - a[0], 1) for page in rows for a, b in itertools.pairwise(page) if b[0] > a[0]]
-    if not gaps:
-        return 1.0
-    return statistics.mode(g for g in gaps if g < 1.5 * min(gaps)) or 1.0
 
 
 # CJK Radicals Supplement characters that Japanese fonts draw with the glyph of a unified ideograph

@@ -31,6 +31,10 @@ class SourceText:
     encoding: str  # "pdf" for a PDF
     lines: tuple[str, ...]
     pages: tuple[int, ...] = ()  # a PDF's page of each line (same length as lines); () for a text
+    # A PDF's lines read from a ruled table's cells, and those of them that continue the line above
+    # because the cell's width ended it (etl.source.geometry); a text says neither.
+    ruled: frozenset[int] = frozenset()
+    wrapped: frozenset[int] = frozenset()
 
     def line(self, number: int) -> str:
         return self.lines[number - 1]
@@ -61,8 +65,9 @@ def from_bytes(path: Path, data: bytes) -> SourceText:
 
     path = Path(path)
     if pdf.is_pdf(data):
-        lines, pages, _ = pdf.read_lines(data, path.name)
-        return SourceText(path=path, encoding=PDF, lines=lines, pages=pages)
+        read = pdf.read_lines(data, path.name)
+        return SourceText(path=path, encoding=PDF, lines=read.lines, pages=read.pages, ruled=read.ruled,
+                          wrapped=read.wrapped)
     if path.suffix.lower() == ".pdf":
         raise SourceError(f"{path.name} is named .pdf but is not a PDF (it does not start with %PDF-). "
                           "Download the city's PDF again.")

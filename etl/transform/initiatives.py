@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # annotations only: the module runs without importing an earl
 # A line of a multi-line cell without 「・」 bullets ends an item (rather than wrapping) when it
 # is clearly shorter than the column: less than this share of the widest line of such cells. A
 # line whose share lies within WRAP_MARGIN of it cannot be told apart (initiative_items.line_breaks).
+# A PDF's ruled table needs no such rule: its cells' lines are known to wrap or to end (罫線セル).
 WRAP_RATIO = 0.8
 WRAP_MARGIN = 0.05
 
@@ -90,7 +91,8 @@ def initiative_items(raw: Extracted) -> pl.DataFrame:
     first = pl.int_range(pl.len()).over("取組順") == 0
     plain = ~is_bullet.any().over("取組順")  # a cell whose items are not marked with 「・」
     short_before = _share_before() < WRAP_RATIO * _widest(raw)
-    new_item = first | is_bullet | (plain & short_before)
+    # a ruled table's cell says where its lines break (its width's breaks were joined in extract)
+    new_item = first | is_bullet | (plain & (pl.col("罫線セル") | short_before))
     return rejoin_items(raw.initiative_lines, "取組順", new_item).rename({"取組順": "取組ID"})
 
 
@@ -98,7 +100,7 @@ def _widest(raw: Extracted) -> float:
     """The column's width, measured on the cells the wrap rule applies to: a bullet cell has its own
     item marks, and one overlong bullet line must not move the threshold for the others."""
     plain = ~normalize_expr(pl.col("原文")).str.starts_with("・").any().over("取組順")
-    return raw.initiative_lines.filter(plain)["表示幅"].max() or 0
+    return raw.initiative_lines.filter(plain & ~pl.col("罫線セル"))["表示幅"].max() or 0
 
 
 def _share_before() -> pl.Expr:
@@ -113,7 +115,7 @@ def line_breaks(raw: Extracted) -> pl.DataFrame:
     plain = ~normalize_expr(pl.col("原文")).str.starts_with("・").any().over("取組順")
     return (raw.initiative_lines.with_columns(plain.alias("plain"), (_share_before() / widest).alias("割合"),
                                               pl.col("原文行番号").shift(1).over("取組順").alias("前の行"))
-            .filter(pl.col("plain") & pl.col("割合").is_not_null())
+            .filter(pl.col("plain") & pl.col("割合").is_not_null() & ~pl.col("罫線セル"))
             .select(pl.col("取組順").alias("取組ID"), pl.col("前の行").alias("原文行番号"), "割合",
                     pl.lit(WRAP_RATIO).alias("閾値"), pl.lit(WRAP_MARGIN).alias("余裕")))
 
