@@ -275,7 +275,8 @@ def test_reader_gives_back_the_lines_a_facsimile_prints(tmp_path_factory: pytest
 
     folder = tmp_path_factory.mktemp("reader")
     data = _pdf(folder, "doc", lines)
-    read, pages, count, _, _ = read_lines(data, "doc.pdf")
+    read = read_lines(data, "doc.pdf")
+    read, pages, count = read.lines, read.pages, read.count
     last = max(i for i, t in enumerate(lines) if t) + 1  # a page shows no blank lines at its foot
     assert list(read) == lines[:last]
     assert list(pages) == sorted(pages) and count == max(pages)  # a line like 「2 …」 may open a page

@@ -275,8 +275,8 @@ table.counts {{ width: auto; }}
 table.counts td {{ text-align: right; min-width: 2.5em; }}
 td.label, th.label {{ width: 1em; text-align: center; vertical-align: middle; word-break: break-all; }}
 col.label {{ width: 1.8em; }} col.title {{ width: 22%; }} col.partner {{ width: 18%; }} col.amount {{ width: 12%; }}
-col.fields {{ width: 14%; }}
-table.activities col.partner {{ width: 30%; }}
+col.fields {{ width: 18%; }}
+table.activities col.partner {{ width: 34%; }}
 td.amount {{ text-align: right; }}
 div.note {{ text-align: left; margin-top: 1.5em; }}
 .box {{ border: 0.5pt solid #000; padding: 0.5em 1em; margin: 1.5em 0; }}

@@ -37,7 +37,7 @@ def extract(source: SourceText) -> Extracted:
     as_of = as_of_date(s1[0])
     counts, categories = count_table(s1)
     partners, partner_count = partner_list(s1, printed)
-    ruled = Ruled(source.ruled, source.wrapped)  # what a PDF's ruled tables say of their cells' lines
+    ruled = Ruled(source.ruled, source.wrapped, source.tabular)  # what a PDF's ruled tables say of their cells' lines
     init = initiatives(s2, printed, ruled)
     act = activities(s3, printed, ruled)
     years = [(era, greg, n) for n, t in (s2[0], s3[0]) for era, greg in fiscal_years(t)]

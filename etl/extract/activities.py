@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, Ruled, is_bullet, paragraphs, table, without_furniture
+from etl.extract.layout import TEXT, Line, Ruled, is_bullet, paragraphs, table, without_furniture
 
 _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 # The section's columns, by the headers it prints; the reader tells them apart by their layout
@@ -15,7 +16,7 @@ _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 _HEADERS = {"分野": "分野", "協定締結企業等": "協定締結企業等", "取組内容": "取組内容"}
 
 
-def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled = Ruled()) -> dict[str, pl.DataFrame]:
+def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled = TEXT) -> dict[str, pl.DataFrame]:
     """Rows of labels, partners and bullets; see `_classify` for how lines are told apart."""
     headers, lines, header_line = table(s3, _HEADERS, "section 3")
     if headers != list(_HEADERS.values()):
@@ -42,7 +43,7 @@ def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled = Ruled()) 
             pending = []
             if not labels:
                 raise LayoutError("section 3: a row has no 分野 label above it.", first_n)
-            if not own and rows and partners[0][0] not in ruled.cells:  # a ruled table draws its cells apart
+            if not own and rows and partners[0][0] not in ruled.tables:  # a ruled table draws its cells apart
                 _check_carried(rows[-1]["bullets"][-1], partners[0])
             rows.append({"labels": labels, "partners": partners, "bullets": []})
         if not rows:
@@ -53,19 +54,21 @@ def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled = Ruled()) 
     if not rows:
         raise LayoutError("section 3 has no rows: the text is truncated or not the expected document.", s3[0][0])
     for r in rows:
-        _check_labels(r["labels"], ruled)
+        _one_a_line(r["labels"], ruled, "分野 label")
+        _one_a_line(r["partners"], ruled, "partner (協定締結企業等)")
     return _activity_frames([{k: ruled.joined(v) for k, v in r.items()} for r in rows], printed)
 
 
-def _check_labels(labels: list[Line], ruled: Ruled) -> None:
-    """A 分野 cell prints one label a line. A line that fills its cell may go on in the line under it (a
-    label the cell's width broke) or be a label of its own, and which cannot be told: refused."""
-    for (n, text), (m, below) in zip(labels, labels[1:]):
+def _one_a_line(lines: list[Line], ruled: Ruled, what: str) -> None:
+    """A 分野 or partner cell prints one value a line. A line that fills its cell may go on in the line
+    under it (a value the cell's width broke) or be followed by a value of its own, and which cannot be
+    told: refused, rather than two values joined or one split."""
+    for (n, text), (m, below) in itertools.pairwise(lines):
         if m in ruled.wrapped:
             raise LayoutError(
-                f"section 3: the 分野 label 「{text}」 (line {n}) fills the width of its cell, so whether 「{below}」 "
-                f"(line {m}) goes on with it or is a label of its own cannot be told. Build the text of the PDF "
-                "instead, with one label a line.", n)
+                f"section 3: the {what} 「{text}」 (line {n}) fills the width of its cell, so whether 「{below}」 "
+                f"(line {m}) goes on with it or is one of its own cannot be told. Build the text of the PDF "
+                "instead, with one value a line.", n)
 
 
 def _classify(paras: list[list[Line]]) -> list[tuple[str, list[Line]]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import Line, Located, Ruled, is_amount, is_bullet, paragraphs, table, without_furniture
+from etl.extract.layout import TEXT, Line, Located, Ruled, is_amount, is_bullet, paragraphs, table, without_furniture
 from etl.shared.normalize import amounts_in, display_width
 from etl.shared.normalize import normalize_text as N
 
@@ -51,13 +51,16 @@ def _text_columns(printed: list[str], line: int) -> tuple[str, ...]:
     return text
 
 
-def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = Ruled()) -> dict[str, pl.DataFrame]:
+def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = TEXT) -> dict[str, pl.DataFrame]:
     headers, lines, header_line = table(s2, _HEADERS, "section 2")
     order = _text_columns(headers, header_line)
     rows: list[_Initiative] = []
     label_chars: list[Line] = []
     for para in without_furniture(paragraphs(lines)):
-        lead, para, tail = _label_runs(para, bool(label_chars))
+        if not all(len(N(t)) == 1 for _, t in para):  # a label one character a line is no wrapped cell
+            para = ruled.joined(para, is_amount)  # a value its cell's width broke (17,095千 / 円) is one again
+            printed = {**printed, **{n: t for n, t in para if n in ruled.cells}}
+        lead, para, tail = _label_runs(para, bool(label_chars), ruled)
         label_chars.extend(lead)  # a vertical 分野 label, one character a line
         if not para:
             continue
@@ -75,16 +78,19 @@ def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = Ruled())
     return _initiative_frames(rows, s2, printed, ruled)
 
 
-def _label_runs(para: list[Line], in_label: bool) -> tuple[list[Line], list[Line], list[Line]]:
+def _label_runs(para: list[Line], in_label: bool, ruled: Ruled = TEXT) -> tuple[list[Line], list[Line], list[Line]]:
     """(label characters before the cells, the cells, label characters after them) of a paragraph.
 
     A vertical 分野 label is set one character a line, and blank lines usually part it from the cells.
     Without them (a page break, another producer) the label's characters still stand out: two or
     more one-character lines that open a paragraph (or one, when a label is being read), or the
     one-character lines after the row's budget or its ※ note, which end a row. A single
-    character after a line of text is the end of a wrapped cell (…推進事 / 業), not a label."""
+    character after a line of text is the end of a wrapped cell (…推進事 / 業), not a label. A ruled
+    table's cell is a paragraph of its own: a label, or not one."""
     if all(len(N(t)) == 1 for _, t in para):
         return para, [], []
+    if para[0][0] in ruled.cells:
+        return [], para, []
     lead = 0
     while len(N(para[lead][1])) == 1:
         lead += 1
@@ -105,8 +111,6 @@ def _read_paragraph(para: list[Line], rows: list[_Initiative], printed: dict[int
         row = rows[-1]
         if is_amount(text):
             _take_amount(row, Located(printed[n], n))
-        elif n in ruled.wrapped and row.sub_label is not None and row.sub_amount is None and not row.note:
-            row.sub_label = Located(row.sub_label.text + N(text), row.sub_label.line)  # the cell's width broke it
         elif N(text).startswith(_SUB_AMOUNT):
             if row.sub_label is None:
                 row.sub_label = Located(N(text)[len(_SUB_AMOUNT) :], n)
@@ -189,7 +193,7 @@ def _initiative_frames(
     content = [
         (i, n, text, display_width(text), n in ruled.cells)
         for i, r in enumerate(rows, start=1)
-        for n, text in ruled.joined(r.cells.get("取組内容", []))
+        for n, text in r.cells.get("取組内容", [])
     ]
     lines = pl.DataFrame(
         content,
@@ -198,12 +202,12 @@ def _initiative_frames(
         orient="row",
     )
     partners = [
-        (i, n, text) for i, r in enumerate(rows, start=1) for n, text in ruled.joined(r.cells.get("協定先", []))
+        (i, n, text) for i, r in enumerate(rows, start=1) for n, text in r.cells.get("協定先", [])
     ]
     partner_lines = pl.DataFrame(
         partners, schema={"取組順": pl.Int64, "原文行番号": pl.Int64, "原文": pl.String}, orient="row"
     )
-    amounts = [(n, pos, text, value) for n, t in s2 for value, pos, text in amounts_in(t)]
+    amounts = [(n, pos, text, value) for n, t in ruled.joined(s2, is_amount) for value, pos, text in amounts_in(t)]
     amount_frame = pl.DataFrame(
         amounts, schema={"原文行番号": pl.Int64, "位置": pl.Int64, "原文": pl.String, "値": pl.Int64}, orient="row"
     )

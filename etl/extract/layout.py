@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from etl.errors import LayoutError
@@ -24,21 +25,28 @@ class Ruled:
 
     A cell's lines are one paragraph, its line breaks are the document's own (or the cell's width's),
     so the readers need not guess them from the text: `cells` holds every such line, `wrapped` those
-    that continue the line above because the cell's width ended it there."""
+    that continue the line above because the cell's width ended it there, `tables` every line read from
+    a ruled table (a row of one-line cells too), where no blank line can have been lost."""
 
     cells: frozenset[int] = frozenset()
     wrapped: frozenset[int] = frozenset()
+    tables: frozenset[int] = frozenset()
 
-    def joined(self, lines: list[Line]) -> list[Line]:
+    def joined(self, lines: list[Line], whole: Callable[[str], bool] = lambda text: False) -> list[Line]:
         """The lines with each wrapped line joined to the one above it (a name or an item the cell's
-        width broke is one line again, on the line it starts)."""
+        width broke is one line again, on the line it starts), but for a line that is a value of its own
+        (`whole`: an amount that a line ending short of the cell's edge by less than its width is
+        followed by)."""
         out: list[Line] = []
         for n, text in lines:
-            if n in self.wrapped and out:
+            if n in self.wrapped and out and not whole(text):
                 out[-1] = (out[-1][0], out[-1][1] + text)
             else:
                 out.append((n, text))
         return out
+
+
+TEXT = Ruled()  # a text: no ruled tables
 BULLET = "・"
 # Page furniture: printed around the tables but never part of a cell. A short paragraph that
 # mentions a QR code is the caption of the code's image (see _is_qr_caption).
@@ -59,8 +67,10 @@ def sections(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
 
     Sections are found by their headings, in order. A numbered heading the extractor does not know
     (a section 4, or a section 2 about something else) is refused: its lines would otherwise be
-    read into the table above it."""
+    read into the table above it. A heading the page's width wrapped onto the line under it (a PDF
+    printed on a narrower page) is one heading, on its first line."""
     starts: list[int] = []
+    lines = list(lines)
     for idx, (n, text) in enumerate(lines):
         m = _NUMBERED.match(N(text))
         if not m:
@@ -68,6 +78,11 @@ def sections(lines: list[Line]) -> tuple[list[Line], list[Line], list[Line]]:
         number, words = int(m[1]), m[2]
         if number != len(starts) + 1:
             continue  # not the next heading: a line such as 「9 月までに…」 in a cell
+        below = lines[idx + 1] if idx + 1 < len(lines) else (0, "")
+        if number <= len(SECTIONS) and SECTIONS[number - 1] not in words and below[1] \
+                and SECTIONS[number - 1] in words + N(below[1]):
+            words += N(below[1])
+            lines[idx], lines[idx + 1] = (n, text + below[1]), (below[0], "")
         if number <= len(SECTIONS) and SECTIONS[number - 1] in words:
             starts.append(idx)
         elif starts:
@@ -251,7 +266,9 @@ def _header_cell(para: list[Line], known: dict[str, str]) -> bool:
     """Whether a paragraph is one header cell of a table read cell by cell: its lines, joined, are a
     header the reader knows (分 / 野 is 分野, 令和５年度 / 当初予算 / 関連予算 a budget's)."""
     joined = "".join(N(t) for _, t in para)
-    return " " not in joined and _column(joined, known) is not None
+    if " " in joined:
+        return False
+    return joined in known or any(w.startswith("…") and joined.endswith(w[1:]) for w in known)
 
 
 def _column(token: str, known: dict[str, str]) -> str | None:

@@ -8,9 +8,10 @@ page into exactly that, whatever produced the PDF:
   gap of at least `SPACE_GAP` font sizes, is a space (a word space, or the gap between two cells of
   a table printed without rules); a gap within `SPACE_MARGIN` of it is refused, not guessed.
 - **A ruled table** (cells drawn as boxes: lines or rectangles, as Word, Excel and HTML engines print
-  them; found by pdfplumber's table finder) is read cell by cell, from its boxes. A table whose every
-  cell holds one line is printed row by row, one line a row; any other table cell by cell, each cell a
-  paragraph of its printed lines, in column order, a row after the row above it. A cell spanning
+  them; found by pdfplumber's table finder) is read cell by cell, from its boxes. A table of figures
+  (under its header, a label and numbers a row, one line a cell) is printed row by row, one line a row
+  with its cells parted by spaces; any other table cell by cell, each cell a paragraph of its printed
+  lines, in column order, a row after the row above it. A cell spanning
   several rows (a 分野 label set one character a line) is read once, at its first row. Where a cell's
   line ends because the cell's width ended it, the line after it is recorded as *wrapped*, so that
   the readers need not guess (see `Page.wrapped`).
@@ -23,6 +24,7 @@ page into exactly that, whatever produced the PDF:
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -45,6 +47,8 @@ SPACE_MARGIN = 0.05
 _NO_START = set("、。，．,.)）」』】〕〉》ー々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶｧｨｩｪｫｯｬｭｮｰﾞﾟ・：；:;!?！？")
 
 
+_NUMBER = re.compile(r"[0-9０-９][0-9０-９,，]*")
+_NO_END = set("「『（(【〔〈《［[｛{“‘")
 _MARKS = set("・･※▶")  # no line-breaking rule (禁則) lets a wrapped line start with one of these
 
 
@@ -63,8 +67,13 @@ class Table:
         return [tuple(" ".join(t for _, t, _ in c.lines) for c in row) for row in self.rows]
 
     @property
-    def one_line(self) -> bool:
-        return all(len(c.lines) <= 1 for row in self.rows for c in row)
+    def figures(self) -> bool:
+        """Whether the table is one of figures: under its header rows (which hold no number), each row a
+        label and numbers, every cell one line (as the count table is)."""
+        texts = self.row_texts()
+        body = list(itertools.dropwhile(lambda r: not any(_NUMBER.fullmatch(t) for t in r), texts))
+        return bool(body) and all(len(c.lines) <= 1 for row in self.rows for c in row) and all(
+            all(not t or _NUMBER.fullmatch(t) for t in r[1:]) for r in body)
 
 
 @dataclass
@@ -74,6 +83,7 @@ class Page:
     lines: list[str] = field(default_factory=list)
     tops: list[float | None] = field(default_factory=list)  # None for a blank line
     ruled: set[int] = field(default_factory=set)  # indexes of lines read from a ruled table's cell
+    tabular: set[int] = field(default_factory=set)  # indexes of every line read from a ruled table
     wrapped: set[int] = field(default_factory=set)  # indexes of lines that continue the one above (width)
 
 
@@ -243,15 +253,23 @@ def wrapped_by_width(cell: Cell, pad: float) -> list[bool]:
         if not visible or visible[0]["text"] in _MARKS:  # a bullet or a note opens a line of its own
             out.append(False)
             continue
-        lead = visible[:1]
-        if visible and visible[0]["text"].isascii() and visible[0]["text"].isalnum():
-            lead = list(itertools.takewhile(lambda c: c["text"].isascii() and not c["text"].isspace(), below))
-        elif len(visible) > 1 and visible[1]["text"] in _NO_START:
-            lead = visible[:2]
+        lead = _unit(visible)
         used = above[-1]["x1"] - above[0]["x0"]
         need = sum(c["x1"] - c["x0"] for c in lead)
-        out.append(used + need > room + 0.05)  # points: what the engine measured, give or take rounding
+        out.append(used + need > room - 0.1)  # points: the engine measures in its own units, rounded
     return out
+
+
+def _unit(line: list[Char]) -> list[Char]:
+    """What a line break could not have split at the start of a line: a Latin word, or a character with
+    the characters that may not start a line after it (ギー」), and after one that may not end a line
+    (「, （) the character it opens."""
+    if line[0]["text"].isascii() and line[0]["text"].isalnum():
+        return list(itertools.takewhile(lambda c: c["text"].isascii() and c["text"].strip(), line))
+    end = 2 if line[0]["text"] in _NO_END and len(line) > 1 else 1
+    while end < len(line) and line[end]["text"] in _NO_START:
+        end += 1
+    return line[:end]
 
 
 def repeated_header(table: Table, header: list[tuple[str, ...]]) -> int:
@@ -328,10 +346,11 @@ def _blank(out: Page, count: int) -> None:
 
 
 def _table(out: Page, table: Table, skip: int, line_pitch: float) -> None:
-    """A table's rows after the `skip` repeated header rows: one line a row when every cell holds one
-    line, else each cell a paragraph."""
-    if table.one_line:
+    """A table's rows after the `skip` repeated header rows: one line a row for a table of figures (as a
+    text prints one: a label and its numbers), else each cell a paragraph."""
+    if table.figures:
         for row in table.rows[skip:]:
+            out.tabular.add(len(out.lines))
             out.lines.append(" ".join(c.lines[0][1] for c in row if c.lines))
             out.tops.append(next((c.lines[0][0] for c in row if c.lines), table.box[1]))
         return
@@ -345,6 +364,7 @@ def _table(out: Page, table: Table, skip: int, line_pitch: float) -> None:
                 if wrap:
                     out.wrapped.add(len(out.lines))
                 out.ruled.add(len(out.lines))
+                out.tabular.add(len(out.lines))
                 out.lines.append(line)
                 out.tops.append(y)
             out.lines.append("")

@@ -128,15 +128,16 @@ def _too_big(name: str) -> str:
 
 class PdfLines(NamedTuple):
     """What the reader gives: the document's lines, the page of each line, the number of pages, and
-    what the geometry says about the lines read from ruled tables' cells (1-based line numbers):
-    `ruled` holds every such line, `wrapped` those that continue the line above because the cell's
-    width ended it there."""
+    what the geometry says about the lines read from ruled tables (1-based line numbers): `ruled` holds
+    every line read from a cell, `wrapped` those that continue the line above because the cell's width
+    ended it there, `tabular` every line of a ruled table (a row of one-line cells included)."""
 
     lines: tuple[str, ...]
     pages: tuple[int, ...]
     count: int
     ruled: frozenset[int] = frozenset()
     wrapped: frozenset[int] = frozenset()
+    tabular: frozenset[int] = frozenset()
 
 
 def _read_lines(data: bytes, name: str) -> PdfLines:
@@ -162,14 +163,16 @@ def _read_lines(data: bytes, name: str) -> PdfLines:
     page_of: list[int] = []
     ruled: set[int] = set()
     wrapped: set[int] = set()
+    tabular: set[int] = set()
     state: dict[str, Any] = {}
     for number, layout in enumerate(layouts, start=1):
         page = geometry.page_lines(layout, pitch, top, state, name, number)
         ruled.update(len(lines) + 1 + i for i in page.ruled)
         wrapped.update(len(lines) + 1 + i for i in page.wrapped)
+        tabular.update(len(lines) + 1 + i for i in page.tabular)
         lines += page.lines
         page_of += [number] * len(page.lines)
-    return PdfLines(tuple(lines), tuple(page_of), len(pages), frozenset(ruled), frozenset(wrapped))
+    return PdfLines(tuple(lines), tuple(page_of), len(pages), frozenset(ruled), frozenset(wrapped), frozenset(tabular))
 
 
 def _has_cid(chars: list[dict[str, Any]]) -> bool:

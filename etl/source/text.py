@@ -31,10 +31,11 @@ class SourceText:
     encoding: str  # "pdf" for a PDF
     lines: tuple[str, ...]
     pages: tuple[int, ...] = ()  # a PDF's page of each line (same length as lines); () for a text
-    # A PDF's lines read from a ruled table's cells, and those of them that continue the line above
-    # because the cell's width ended it (etl.source.geometry); a text says neither.
+    # A PDF's lines read from a ruled table's cells, those of them that continue the line above because
+    # the cell's width ended it, and every line of a ruled table (etl.source.geometry); a text says none.
     ruled: frozenset[int] = frozenset()
     wrapped: frozenset[int] = frozenset()
+    tabular: frozenset[int] = frozenset()
 
     def line(self, number: int) -> str:
         return self.lines[number - 1]
@@ -67,7 +68,7 @@ def from_bytes(path: Path, data: bytes) -> SourceText:
     if pdf.is_pdf(data):
         read = pdf.read_lines(data, path.name)
         return SourceText(path=path, encoding=PDF, lines=read.lines, pages=read.pages, ruled=read.ruled,
-                          wrapped=read.wrapped)
+                          wrapped=read.wrapped, tabular=read.tabular)
     if path.suffix.lower() == ".pdf":
         raise SourceError(f"{path.name} is named .pdf but is not a PDF (it does not start with %PDF-). "
                           "Download the city's PDF again.")
