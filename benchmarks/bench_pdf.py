@@ -1,12 +1,20 @@
-"""Time the PDF path: making each facsimile of the real text, reading its lines, and a whole build.
+"""Time the PDF path: making each facsimile, reading its lines, a whole build, and a build against the
+import floor.
 
-Run: .venv/bin/python benchmarks/bench_pdf.py [repeats]. Prints median and best wall times;
-nothing here is asserted. The Chromium facsimile needs Debian's chromium (tests/browser.py).
+Run: .venv/bin/python benchmarks/bench_pdf.py [repeats]. Prints median and best wall times; nothing
+here is asserted. The Chromium facsimile needs Debian's chromium (tests/browser.py), the ruled one
+WeasyPrint (a test dependency).
+
+The side-by-side part runs, as new processes and interleaved (so that a busy machine slows both
+alike), `python -c "import polars, pandera.polars, frictionless, pyarrow.parquet, pdfplumber,
+pypdfium2"` (ending with gc.freeze(), as `etl` does) and `etl build` of each PDF into an empty
+catalog, and prints the ratio build / imports: the aim is at most 1.6.
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -14,12 +22,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RAW = REPO / "raw" / "koriyama-renkei-kyotei-2023-02-10.txt"
+RELEASE = REPO / "published" / "koriyama-renkei-kyotei" / "2023-02-10"
 sys.path.insert(0, str(REPO / "tools"))
 
 import facsimile
+import facsimile_ruled
 
 from etl import pipeline
 from etl.source.pdf import read_lines
+
+IMPORTS = "import polars, pandera.polars, frictionless, pyarrow.parquet, pdfplumber, pypdfium2; import gc; gc.freeze()"
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -32,17 +44,58 @@ def timed(fn, repeats: int) -> list[float]:
 
 
 def show(name: str, times: list[float]) -> None:
-    print(f"{name:<34} median {statistics.median(times) * 1000:8.1f} ms   best {min(times) * 1000:8.1f} ms")
+    print(f"{name:<44} median {statistics.median(times) * 1000:8.1f} ms   best {min(times) * 1000:8.1f} ms")
+
+
+def _wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    return time.perf_counter() - start
+
+
+def make(tmp: Path, producer: str) -> Path:
+    name = Path(tmp) / producer / "koriyama-renkei-kyotei-2023-02-10.pdf"
+    name.parent.mkdir()
+    if producer == "weasyprint":
+        return facsimile_ruled.with_weasyprint(RELEASE, name)
+    return facsimile.make(RAW, name, producer)
+
+
+def in_process(tmp: Path, repeats: int) -> dict[str, Path]:
+    pdfs = {}
+    for producer in ("reportlab", "chromium", "weasyprint"):
+        show(f"facsimile ({producer})", timed(lambda k=producer: make(Path(tempfile.mkdtemp(dir=tmp)), k), repeats))
+        pdf = pdfs[producer] = make(tmp, producer)
+        data = pdf.read_bytes()
+        show(f"read lines ({producer}, {len(data)} B)", timed(lambda d=data: read_lines(d, "x.pdf"), repeats))
+        show("load = read + extract + transform", timed(lambda p=pdf: pipeline.load(p), repeats))
+    return pdfs
+
+
+def side_by_side(pdfs: dict[str, Path], repeats: int) -> None:
+    etl = str(Path(sys.executable).with_name("etl"))
+    for pdf in pdfs.values():
+        subprocess.run([etl, "register", str(pdf)], check=True, stdout=subprocess.DEVNULL)
+    times: dict[str, list[float]] = {"imports (with pdfplumber, pypdfium2)": []}
+    times.update({f"etl build ({producer})": [] for producer in pdfs})
+    for _ in range(repeats):
+        times["imports (with pdfplumber, pypdfium2)"].append(_wall([sys.executable, "-c", IMPORTS]))
+        for producer, pdf in pdfs.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                times[f"etl build ({producer})"].append(
+                    _wall([etl, "build", "--raw", str(pdf), "--out", str(Path(tmp) / "catalog")]))
+    print(f"new processes, {repeats} runs each, interleaved (median / best, ms)")
+    floor = times["imports (with pdfplumber, pypdfium2)"]
+    for name, walls in times.items():
+        ratio = "" if walls is floor else (
+            f"   build / imports {statistics.median(b / i for b, i in zip(walls, floor, strict=True)):.2f}")
+        print(f"  {name:44} {statistics.median(walls) * 1000:7.0f} {min(walls) * 1000:7.0f}{ratio}")
 
 
 def main(repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        for producer in ("reportlab", "chromium"):
-            pdf = Path(tmp) / f"{producer}.pdf"
-            show(f"facsimile ({producer})", timed(lambda p=pdf, k=producer: facsimile.make(RAW, p, k), repeats))
-            data = pdf.read_bytes()
-            show(f"read lines ({producer}, {len(data)} B)", timed(lambda d=data: read_lines(d, "x.pdf"), repeats))
-            show("load = read + extract + transform", timed(lambda p=pdf: pipeline.load(p), repeats))
+        pdfs = in_process(Path(tmp), repeats)
+        side_by_side(pdfs, repeats)
 
 
 if __name__ == "__main__":

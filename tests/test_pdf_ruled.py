@@ -11,6 +11,7 @@ never give a valid release with other data.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -142,7 +143,8 @@ LAYOUTS = st.builds(
 )
 
 
-@settings(deadline=None, max_examples=8, derandomize=True,
+# A sweep of many more: ETL_RULED_EXAMPLES=80 python -m pytest tests/test_pdf_ruled.py -k any_layout -n 0
+@settings(deadline=None, max_examples=int(os.environ.get("ETL_RULED_EXAMPLES", "8")), derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(options=LAYOUTS)
 def test_any_layout_builds_the_same_tables_or_is_refused(tmp_path_factory: pytest.TempPathFactory,

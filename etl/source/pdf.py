@@ -252,16 +252,37 @@ def _retexted(chars: list[dict[str, Any]], read: list[tuple[str, float, float]])
 
 
 def _taken(chars: list[dict[str, Any]], read: list[tuple[str, float, float]]) -> dict[int, list[str]]:
-    """pdfium's characters, each given to the pdfminer character nearest it on its row (by index)."""
+    """pdfium's characters, each given to the pdfminer character it lies on (by index; -1: on none)."""
+    grid = _Grid(chars)
     taken: dict[int, list[str]] = {}
     for text, x, y in read:
-        near = [(abs(x - (c["x0"] + c["x1"]) / 2), i) for i, c in enumerate(chars)
-                if c["top"] - 1 <= y <= c["bottom"] + 1 and c["text"].strip()]
-        if near:
-            taken.setdefault(min(near)[1], []).append(text)
-        else:
-            taken.setdefault(-1, []).append(text)  # on no row pdfminer reads
+        k = grid.at(x, y)
+        taken.setdefault(-1 if k is None else k, []).append(text)
     return taken
+
+
+class _Grid:
+    """pdfminer's visible characters by where they stand, to find the one a point lies on at once (a
+    page holds a thousand characters, and pdfium as many points)."""
+
+    CELL = 24.0  # points: more than a character of any size the document prints
+
+    def __init__(self, chars: list[dict[str, Any]]) -> None:
+        self.chars = chars
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        for k, c in enumerate(chars):
+            if not c["text"].strip():
+                continue
+            for gx in range(int((c["x0"] - 1) // self.CELL), int((c["x1"] + 1) // self.CELL) + 1):
+                for gy in range(int((c["top"] - 1) // self.CELL), int((c["bottom"] + 1) // self.CELL) + 1):
+                    self.cells.setdefault((gx, gy), []).append(k)
+
+    def at(self, x: float, y: float) -> int | None:
+        """The character whose box (give or take a point) holds the point, the nearest if several do."""
+        near = [(abs(x - (c["x0"] + c["x1"]) / 2) + abs(y - (c["top"] + c["bottom"]) / 2), k)
+                for k in self.cells.get((int(x // self.CELL), int(y // self.CELL)), [])
+                if (c := self.chars[k])["x0"] - 1 <= x <= c["x1"] + 1 and c["top"] - 1 <= y <= c["bottom"] + 1]
+        return min(near)[1] if near else None
 
 
 def _has_neighbour(c: dict[str, Any], taken: dict[int, list[str]], chars: list[dict[str, Any]]) -> bool:
@@ -287,15 +308,15 @@ def _check_agreement(pages: list[list[dict[str, Any]]], pdfium: list[list[tuple[
             continue
         row_of = {id(c): i for i, row in enumerate(rows) for c in row}
         visible = [c for row in rows for c in row]
+        grid = _Grid(visible)
         theirs: list[list[tuple[float, str]]] = [[] for _ in rows]
         stray = []
         for text, x, y in read:  # each pdfium character goes to the row of the pdfminer character it lies on
-            near = [(abs(x - (c["x0"] + c["x1"]) / 2) + abs(y - (c["top"] + c["bottom"]) / 2), k)
-                    for k, c in enumerate(visible) if c["x0"] - 1 <= x <= c["x1"] + 1 and c["top"] - 1 <= y <= c["bottom"] + 1]
-            if near:
-                theirs[row_of[id(visible[min(near)[1]])]].append((x, text))
-            else:
+            k = grid.at(x, y)
+            if k is None:
                 stray.append(text)
+            else:
+                theirs[row_of[id(visible[k])]].append((x, text))
         for row, other in zip(rows, theirs, strict=True):
             mine, read_there = _printed("".join(c["text"] for c in row)), _printed("".join(t for _, t in sorted(other)))
             if mine != read_there:
