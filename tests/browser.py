@@ -17,7 +17,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-APT_PACKAGES = ("chromium", "fonts-noto-cjk", "fonts-ipaexfont")
+# Chromium and the Japanese fonts, and Pango, with which WeasyPrint lays out the ruled facsimile
+# (tools/facsimile_ruled.py); Debian's Python images have Pango, a minimal system may not.
+APT_PACKAGES = ("chromium", "fonts-noto-cjk", "fonts-ipaexfont", "libpango-1.0-0", "libpangoft2-1.0-0")
 FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
               "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,8 +34,12 @@ class BrowserUnavailable(RuntimeError):
 
 def missing_packages() -> list[str]:
     """The Debian packages of APT_PACKAGES whose program or font file is not there."""
+    from ctypes.util import find_library
+
     have = {"chromium": shutil.which("chromium") is not None,
-            "fonts-noto-cjk": Path(FONT_FILES[0]).exists(), "fonts-ipaexfont": Path(FONT_FILES[1]).exists()}
+            "fonts-noto-cjk": Path(FONT_FILES[0]).exists(), "fonts-ipaexfont": Path(FONT_FILES[1]).exists(),
+            "libpango-1.0-0": find_library("pango-1.0") is not None,
+            "libpangoft2-1.0-0": find_library("pangoft2-1.0") is not None}
     return [p for p in APT_PACKAGES if not have[p]]
 
 

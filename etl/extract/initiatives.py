@@ -58,7 +58,7 @@ def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = TEXT) ->
     label_chars: list[Line] = []
     for para in without_furniture(paragraphs(lines)):
         if not all(len(N(t)) == 1 for _, t in para):  # a label one character a line is no wrapped cell
-            para = ruled.joined(para, is_amount)  # a value its cell's width broke (17,095千 / 円) is one again
+            para = ruled.joined(para, is_amount)  # a value its cell's width broke (1,234千 / 円) is one again
             printed = {**printed, **{n: t for n, t in para if n in ruled.cells}}
         lead, para, tail = _label_runs(para, bool(label_chars), ruled)
         label_chars.extend(lead)  # a vertical 分野 label, one character a line
