@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import DATASET, REAL, REPO, VERSION, write_doc
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from etl.cli import main
@@ -147,6 +147,12 @@ LAYOUTS = st.builds(
 @settings(deadline=None, max_examples=int(os.environ.get("ETL_RULED_EXAMPLES", "8")), derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(options=LAYOUTS)
+@example(ruled.Options(font="IPAexMincho", size=7, pitch=2.2, breaks=frozenset({"s2:8"}), glyph_order="shuffled",
+                       seed=1))  # a 禁則 unit (ギー」) that a wrapped line put at the start of the next
+@example(ruled.Options(page="B5", landscape=True, font="Noto Serif CJK JP", size=8, pitch=2.2,
+                       breaks=frozenset({"s3:4", "s2:9", "s3:8"}), glyph_order="shuffled", seed=11))
+@example(ruled.Options(page="letter", landscape=True, font="Noto Sans CJK JP", size=8, pitch=1.8,
+                       breaks=frozenset({"s3:0", "s2:7", "counts:1"}), glyph_order="reversed"))
 def test_any_layout_builds_the_same_tables_or_is_refused(tmp_path_factory: pytest.TempPathFactory,
                                                          options: ruled.Options) -> None:
     """Page breaks after any row (inside tables too), page size and orientation, font, font size and
