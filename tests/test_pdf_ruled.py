@@ -125,6 +125,55 @@ def test_a_table_broken_across_pages_reads_as_one(tmp_path: Path, breaks: set[st
     assert lines.count("協定締結企業等") == 1 and lines.count("協定名称") == 1
 
 
+@pytest.mark.parametrize("css", [
+    "td:nth-last-child(2) > div { text-indent: 1em; }",  # 字下げ: a first line set in by a character
+    "td { letter-spacing: 0.08em; }",                     # a character grid wider than the glyphs
+    "td:nth-last-child(2) { text-align: center; }",       # centred items
+    "td.amount { text-align: left; }",
+])
+def test_a_wrap_is_told_whatever_the_indent_spacing_or_alignment(tmp_path: Path, css: str) -> None:
+    """Where a cell's width broke a line is measured in the room the line left where its text could go
+    on (at the right of an indented line, on both sides of a centred one, with the letter spacing it is
+    set with): a wrapped item is one item, not two."""
+    assert _differing(load(_pdf(tmp_path, ruled.Options(css=css))).tables) == []
+
+
+def _char(text: str, x: float, top: float, size: float = 10.0) -> dict:
+    return {"text": text, "x0": x, "x1": x + size, "top": top, "bottom": top + size, "size": size}
+
+
+def test_a_cell_left_open_takes_only_the_text_right_under_it() -> None:
+    """A spanning cell a page break cut takes the label printed just under the table's last rule, not
+    a note or a page number further down the same column."""
+    from etl.source import geometry
+
+    found = [((0.0, 0.0, 200.0, 60.0), [[(0.0, 0.0, 20.0, 30.0), (20.0, 0.0, 200.0, 30.0)],
+                                        [None, (20.0, 30.0, 200.0, 60.0)]])]
+    chars = [_char("こ", 5, 10), _char("協", 30, 10), _char("定", 30, 40),
+             _char("防", 5, 62), _char("災", 5, 73), _char("注", 5, 600)]
+    tables, loose = geometry.tables(found, chars, "x.pdf", 1)
+    open_cell = next(c for c in tables[0].rows[1] if c.box[0] == 0.0)
+    assert [line[1] for line in open_cell.lines] == ["防", "災"]
+    assert [c["text"] for c in loose] == ["注"]
+
+
+def test_text_stacked_on_text_does_not_break_the_pitch() -> None:
+    """Lines less than a tenth of a point apart (hidden text over text) tell nothing of the line pitch."""
+    from etl.source.geometry import pitch
+
+    assert pitch([[10.0, 10.02, 22.0, 34.0, 46.0]]) == 12.0
+
+
+def test_a_text_reads_its_furniture_as_before() -> None:
+    """The page-break rules are a PDF's: in a text, a unit line right under the programme's paragraph
+    still ends that paragraph, and the partner list is the one above 【協定先:N団体】, as before."""
+    from conftest import dataset_of, real_lines
+
+    lines = real_lines()
+    lines.insert(41, "単位:件")  # after the programme's description, before the headline and the names
+    assert _differing(dataset_of(lines).tables) == []
+
+
 # ── point 3: any page break, page, font, pitch and glyph order ───────────────────────────
 
 

@@ -45,6 +45,7 @@ class Options:
     breaks: frozenset[str] = field(default_factory=frozenset)
     glyph_order: str = "as-laid-out"  # or "reversed", "shuffled"
     seed: int = 0
+    css: str = ""  # more style, after the layout's own (an indent, letter spacing, …)
 
 
 def _release(folder: Path) -> tuple[dict, dict]:
@@ -281,6 +282,7 @@ td.amount {{ text-align: right; }}
 div.note {{ text-align: left; margin-top: 1.5em; }}
 .box {{ border: 0.5pt solid #000; padding: 0.5em 1em; margin: 1.5em 0; }}
 .box .programme {{ margin: 0 0 1.5em; }}
+{options.css}
 </style></head><body>
 {section1(package, tables, words, options)}
 {section2(package, tables, options)}

@@ -33,11 +33,12 @@ def extract(source: SourceText) -> Extracted:
     """Split the document into its three sections and read every table in them."""
     lines = [(i, t.strip()) for i, t in enumerate(source.lines, start=1)]
     printed = dict(lines)
+    starts = frozenset(n for n in range(2, len(source.pages) + 1) if source.pages[n - 1] != source.pages[n - 2])
+    ruled = Ruled(source.ruled, source.wrapped, source.tabular, starts)  # what a PDF's geometry says of its lines
     s1, s2, s3 = sections(lines)
     as_of = as_of_date(s1[0])
     counts, categories = count_table(s1)
-    partners, partner_count = partner_list(s1, printed)
-    ruled = Ruled(source.ruled, source.wrapped, source.tabular)  # what a PDF's ruled tables say of their cells' lines
+    partners, partner_count = partner_list(s1, printed, ruled.page_starts)
     init = initiatives(s2, printed, ruled)
     act = activities(s3, printed, ruled)
     years = [(era, greg, n) for n, t in (s2[0], s3[0]) for era, greg in fiscal_years(t)]

@@ -48,13 +48,14 @@ def count_table(s1: list[Line]) -> tuple[pl.DataFrame, Located]:
     return frame, header
 
 
-def _across_page_breaks(lines: list[Line]) -> list[Line]:
-    """The lines without the page breaks inside a paragraph: a running header right under a line (the
-    last of its page), with the blank lines under it, falls between two parts of one list."""
+def _across_page_breaks(lines: list[Line], page_starts: frozenset[int]) -> list[Line]:
+    """The lines without the page breaks inside a paragraph: a PDF's running header that opens a page
+    right under a line (the last of the page before), with the blank lines under it, falls between two
+    parts of one list."""
     out: list[Line] = []
     skipping = False
     for n, text in lines:
-        if text and is_furniture(text) and out and out[-1][1]:
+        if n in page_starts and text and is_furniture(text) and out and out[-1][1]:
             skipping = True
             continue
         if skipping and not text:
@@ -64,10 +65,11 @@ def _across_page_breaks(lines: list[Line]) -> list[Line]:
     return out
 
 
-def partner_list(s1: list[Line], printed: dict[int, str]) -> tuple[pl.DataFrame, Located]:
+def partner_list(s1: list[Line], printed: dict[int, str],
+                 page_starts: frozenset[int] = frozenset()) -> tuple[pl.DataFrame, Located]:
     """The names in the paragraph just above 【協定先:N団体】, one per line (a page break may cut it)."""
     count = one(s1, _PARTNER_COUNT, "the partner count 【協定先:N団体】")
-    above = _across_page_breaks([(n, t) for n, t in s1 if n < count.line])
+    above = _across_page_breaks([(n, t) for n, t in s1 if n < count.line], page_starts)
     paras = paragraphs(above)
     names = [(n, t) for n, t in (paras[-1] if paras else []) if not HEADLINE.search(N(t))]
     if not names:

@@ -26,11 +26,13 @@ class Ruled:
     A cell's lines are one paragraph, its line breaks are the document's own (or the cell's width's),
     so the readers need not guess them from the text: `cells` holds every such line, `wrapped` those
     that continue the line above because the cell's width ended it there, `tables` every line read from
-    a ruled table (a row of one-line cells too), where no blank line can have been lost."""
+    a ruled table (a row of one-line cells too), where no blank line can have been lost; and where the
+    PDF's pages start."""
 
     cells: frozenset[int] = frozenset()
     wrapped: frozenset[int] = frozenset()
     tables: frozenset[int] = frozenset()
+    page_starts: frozenset[int] = frozenset()  # the first line of each page but the first
 
     def joined(self, lines: list[Line], whole: Callable[[str], bool] = lambda text: False) -> list[Line]:
         """The lines with each wrapped line joined to the one above it (a name or an item the cell's

@@ -142,7 +142,7 @@ def pitch(all_rows: Iterable[Sequence[float]]) -> float:
     """The line pitch: the most common distance between two consecutive rows of a page, among the
     shortest ones (a document where blank lines are as common as text still has the text's pitch
     between two lines of one paragraph; only that shortest distance says what one line is)."""
-    gaps = [round(b - a, 1) for tops in all_rows for a, b in itertools.pairwise(tops) if b > a]
+    gaps = [g for tops in all_rows for a, b in itertools.pairwise(tops) if (g := round(b - a, 1)) > 0]
     if not gaps:
         return 1.0
     return statistics.mode(g for g in gaps if g < 1.5 * min(gaps)) or 1.0
@@ -209,8 +209,8 @@ def _open_cells(table: Table, free: list[Char]) -> None:
         top = max((c.box[3] for c in cells if c.box[0] <= (a + b) / 2 <= c.box[2] and c.box[3] <= y), default=table.box[1])
         below = sorted((c for c in free if (c["top"] + c["bottom"]) / 2 > table.box[3]), key=lambda c: c["top"])
         end = table.box[3]
-        for c in below:
-            if not a <= (c["x0"] + c["x1"]) / 2 <= b:
+        for c in below:  # the cell's text goes on right under the rule, a line after a line
+            if not a <= (c["x0"] + c["x1"]) / 2 <= b or c["top"] - end > 2 * c["size"]:
                 break
             end = c["bottom"] + 0.5
         cell = Cell((a, top, b, end), [])
@@ -244,20 +244,38 @@ def _padding(table: Table) -> float:
 
 def wrapped_by_width(cell: Cell, pad: float) -> list[bool]:
     """For each line of a cell after the first: whether the cell's width ended the line above it (the
-    line's first character, or word, would not have fitted after it)."""
-    room = cell.box[2] - cell.box[0] - 2 * pad
+    line's first character, or word, with the letter spacing it is set with, would not have fitted in
+    the room the line above leaves: at its right for left-aligned text, whatever its indent, at its left
+    for right-aligned text, on both sides for centred text)."""
+    lines = [[c for c in line if not c["text"].isspace()] for _, _, line in cell.lines]
+    left, right = cell.box[0] + pad, cell.box[2] - pad
+    slack = [(line[0]["x0"] - left, right - line[-1]["x1"]) for line in lines]
+    align = _alignment(slack)
     out = []
-    for (_, _, above), (_, _, below) in itertools.pairwise(cell.lines):
-        above = [c for c in above if not c["text"].isspace()]
-        visible = [c for c in below if not c["text"].isspace()]
-        if not visible or visible[0]["text"] in _MARKS:  # a bullet or a note opens a line of its own
+    for (lead_room, tail_room), above, below in zip(slack, lines, lines[1:]):
+        if not below or below[0]["text"] in _MARKS:  # a bullet or a note opens a line of its own
             out.append(False)
             continue
-        lead = _unit(visible)
-        used = above[-1]["x1"] - above[0]["x0"]
-        need = sum(c["x1"] - c["x0"] for c in lead)
-        out.append(used + need > room - 0.1)  # points: the engine measures in its own units, rounded
+        spacing = _spacing(above)
+        room = {"left": tail_room, "right": lead_room, "centre": lead_room + tail_room}[align] - spacing
+        need = sum(c["x1"] - c["x0"] + spacing for c in _unit(below))
+        out.append(room < need + 0.1)  # points: the engine measures in its own units, rounded
     return out
+
+
+def _alignment(slack: list[tuple[float, float]]) -> str:
+    """How a cell sets its lines: flush right, centred, or (the rest, indents included) flush left."""
+    if all(abs(right) < 1 for _, right in slack) and any(left > 1 for left, _ in slack):
+        return "right"
+    if all(abs(left - right) < 1 for left, right in slack) and any(left > 1 for left, _ in slack):
+        return "centre"
+    return "left"
+
+
+def _spacing(line: list[Char]) -> float:
+    """The letter spacing a line is set with: the usual space between one character's box and the next."""
+    gaps = [max(0.0, b["x0"] - a["x1"]) for a, b in itertools.pairwise(line)]
+    return statistics.median(gaps) if gaps else 0.0
 
 
 def _unit(line: list[Char]) -> list[Char]:

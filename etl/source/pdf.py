@@ -271,8 +271,8 @@ class _Grid:
         self.chars = chars
         self.cells: dict[tuple[int, int], list[int]] = {}
         for k, c in enumerate(chars):
-            if not c["text"].strip():
-                continue
+            if not c["text"].strip() or (c["x1"] - c["x0"]) * (c["bottom"] - c["top"]) > 100 * self.CELL ** 2:
+                continue  # no character is that large: a glyph stretched over the page matches nothing
             for gx in range(int((c["x0"] - 1) // self.CELL), int((c["x1"] + 1) // self.CELL) + 1):
                 for gy in range(int((c["top"] - 1) // self.CELL), int((c["bottom"] + 1) // self.CELL) + 1):
                     self.cells.setdefault((gx, gy), []).append(k)
