@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # In CI (CI=true) property tests run a fixed set of examples: a red build then means the code
 # changed, never that a new random example happened to turn up. Locally they explore.
@@ -75,6 +79,12 @@ def dataset_of(lines: list[str]):
     from etl.transform import transform
 
     return transform(extract(SourceText(path=Path(REAL.name), encoding="utf-8", lines=split_lines("\n".join(lines)))))
+
+
+def data_of(dataset) -> dict[str, pl.DataFrame]:
+    """A dataset's tables without 原文行番号: what two layouts of one document must agree on (a PDF read
+    cell by cell, or a text with a blank line more, numbers its lines otherwise)."""
+    return {name: frame.drop("原文行番号", strict=False) for name, frame in dataset.tables.items()}
 
 
 def in_fiscal_year(lines: list[str], year: int) -> list[str]:

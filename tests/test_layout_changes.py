@@ -9,13 +9,11 @@ release.
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
-from conftest import dataset_of, real_lines
+from conftest import data_of, dataset_of, real_lines
 
 from etl.errors import EtlError
 from etl.shared.normalize import normalize_text
-from etl.transform import Dataset
 from etl.validate.run import validate_dataset
 
 LINES = real_lines()
@@ -25,11 +23,7 @@ SECTION2 = next(i for i, t in enumerate(LINES) if normalize_text(t).strip().star
 _build = dataset_of
 
 
-def _data(ds: Dataset) -> dict[str, pl.DataFrame]:
-    return {name: frame.drop("原文行番号", strict=False) for name, frame in ds.tables.items()}
-
-
-BASE = _data(_build(LINES))
+BASE = data_of(_build(LINES))
 
 CHANGES = [(f"delete-blank-line-{i + 1}", LINES[:i] + LINES[i + 1:])
            for i in range(SECTION2 + 1, len(LINES)) if not LINES[i].strip()]
@@ -53,7 +47,7 @@ def test_a_blank_line_lost_or_added_gives_the_same_data_or_a_refusal(lines: list
     report = validate_dataset(ds)
     if not report.valid:
         return  # exit 1, with the failed checks in the report
-    got = _data(ds)
+    got = data_of(ds)
     for name, frame in BASE.items():
         assert got[name].equals(frame), (name, got[name].join(frame, on=frame.columns, how="anti",
                                                                nulls_equal=True).rows()[:3])
@@ -81,7 +75,7 @@ def test_a_glued_label_of_any_shape_is_refused() -> None:
 def test_a_wrapped_item_before_a_row_with_its_own_labels_builds() -> None:
     """A short wrapped end of an item (「協力」) before the next row's labels is the end of the item."""
     i = next(i for i, t in enumerate(LINES) if t == "・福島大学公開授業開催の周知への協力")
-    got = _data(_build(LINES[:i] + ["・福島大学公開授業開催の周知への", "協力"] + LINES[i + 1:]))
+    got = data_of(_build(LINES[:i] + ["・福島大学公開授業開催の周知への", "協力"] + LINES[i + 1:]))
     assert got["partnership_activities"].equals(BASE["partnership_activities"])
 
 
@@ -116,7 +110,7 @@ def test_a_vertical_label_glued_to_its_row_is_still_the_label() -> None:
     """Section 2: the label's characters stand out even when no blank line parts them from the cells."""
     i = next(i for i, t in enumerate(LINES) if t == "全") + 1  # 交/通/安/全, then the row
     assert not LINES[i].strip()
-    got = _data(_build(LINES[:i] + LINES[i + 1:]))
+    got = data_of(_build(LINES[:i] + LINES[i + 1:]))
     assert got["initiatives"].equals(BASE["initiatives"])
 
 

@@ -17,13 +17,23 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import DATASET, REAL, REPO, VERSION, write_doc
+from conftest import (
+    DATASET,
+    REAL,
+    REPO,
+    VERSION,
+    data_of,
+    dataset_of,
+    real_lines,
+    write_doc,
+)
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from etl.cli import main
 from etl.errors import LayoutError, SourceError
 from etl.pipeline import load
+from etl.transform import Dataset
 from etl.validate.run import validate_dataset
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -35,19 +45,13 @@ PUBLISHED = REPO / "published" / DATASET / VERSION
 PDF_NAME = REAL.with_suffix(".pdf").name
 
 
-def _published() -> dict[str, pl.DataFrame]:
-    return {p.stem.removeprefix("072036_"): pl.read_csv(p, infer_schema=False) for p in PUBLISHED.glob("*.csv")}
+BASE = data_of(dataset_of(real_lines()))  # the text's tables, 原文行番号 aside
 
 
-def _differing(tables: dict[str, pl.DataFrame]) -> list[str]:
-    """The tables that differ from the committed release's, 原文行番号 aside."""
-    published = _published()
-    out = []
-    for name, table in tables.items():
-        mine = table.drop("原文行番号", strict=False).cast(pl.String)
-        if not mine.equals(published[name].drop("原文行番号", strict=False).select(mine.columns)):
-            out.append(name)
-    return sorted(out)
+def _differing(dataset: Dataset) -> list[str]:
+    """The tables that differ from the text's (and so the committed release's), 原文行番号 aside."""
+    got = data_of(dataset)
+    return sorted(name for name, frame in BASE.items() if not got[name].equals(frame))
 
 
 def _pdf(folder: Path, options: ruled.Options | None = None, name: str = PDF_NAME) -> Path:
@@ -74,9 +78,11 @@ def test_a_release_printed_with_ruled_tables_builds_the_same_tables(
     code = main(["build", "--raw", str(raw), "--out", str(tmp_path / "catalog")])
     out, err = capfd.readouterr()
     assert code == 0, out + err
-    built = tmp_path / "catalog" / DATASET / VERSION
-    tables = {p.stem.removeprefix("072036_"): pl.read_csv(p, infer_schema=False) for p in built.glob("*.csv")}
-    assert len(tables) == 10 and _differing(tables) == []
+    built = sorted((tmp_path / "catalog" / DATASET / VERSION).glob("*.csv"))
+    assert len(built) == 10
+    for csv in built:
+        mine = pl.read_csv(csv, infer_schema=False).drop("原文行番号", strict=False)
+        assert mine.equals(pl.read_csv(PUBLISHED / csv.name, infer_schema=False).drop("原文行番号", strict=False))
 
 
 def test_a_ruled_table_is_read_by_its_cells(city_like: Path) -> None:
@@ -87,9 +93,9 @@ def test_a_ruled_table_is_read_by_its_cells(city_like: Path) -> None:
     from etl.source.text import read_source
 
     source = read_source(city_like)
-    assert len(source.ruled) > 100 and source.wrapped < source.ruled
+    assert len(source.ruled.cells) > 100 and source.ruled.wrapped < source.ruled.cells <= source.ruled.tables
     n = next(i for i, t in enumerate(source.lines, start=1) if t == "福島ｽﾎﾟｰﾂｴﾝﾀﾃｲﾝﾒﾝﾄ")
-    assert source.line(n + 1) == "株式会社" and n + 1 in source.wrapped
+    assert source.line(n + 1) == "株式会社" and n + 1 in source.ruled.wrapped
     sports = load(city_like).tables["initiative_partners"].filter(pl.col("取組ID") == 8)
     assert sports["協定先名称_原文"].to_list() == ["福島ｽﾎﾟｰﾂｴﾝﾀﾃｲﾝﾒﾝﾄ株式会社"]
 
@@ -105,7 +111,7 @@ def test_read_by_baselines_alone_the_ruled_pdf_does_not_build(city_like: Path, m
         ds = load(city_like)
     except (SourceError, LayoutError):
         return
-    assert not validate_dataset(ds).valid or _differing(ds.tables)
+    assert not validate_dataset(ds).valid or _differing(ds)
 
 
 @pytest.mark.parametrize("breaks", [
@@ -120,7 +126,7 @@ def test_a_table_broken_across_pages_reads_as_one(tmp_path: Path, breaks: set[st
     from etl.source.text import read_source
 
     pdf = _pdf(tmp_path, ruled.Options(breaks=frozenset(breaks)))
-    assert _differing(load(pdf).tables) == []
+    assert _differing(load(pdf)) == []
     lines = read_source(pdf).lines
     assert lines.count("協定締結企業等") == 1 and lines.count("協定名称") == 1
 
@@ -135,7 +141,7 @@ def test_a_wrap_is_told_whatever_the_indent_spacing_or_alignment(tmp_path: Path,
     """Where a cell's width broke a line is measured in the room the line left where its text could go
     on (at the right of an indented line, on both sides of a centred one, with the letter spacing it is
     set with): a wrapped item is one item, not two."""
-    assert _differing(load(_pdf(tmp_path, ruled.Options(css=css))).tables) == []
+    assert _differing(load(_pdf(tmp_path, ruled.Options(css=css)))) == []
 
 
 def _char(text: str, x: float, top: float, size: float = 10.0) -> dict:
@@ -167,11 +173,9 @@ def test_text_stacked_on_text_does_not_break_the_pitch() -> None:
 def test_a_text_reads_its_furniture_as_before() -> None:
     """The page-break rules are a PDF's: in a text, a unit line right under the programme's paragraph
     still ends that paragraph, and the partner list is the one above 【協定先:N団体】, as before."""
-    from conftest import dataset_of, real_lines
-
     lines = real_lines()
     lines.insert(41, "単位:件")  # after the programme's description, before the headline and the names
-    assert _differing(dataset_of(lines).tables) == []
+    assert _differing(dataset_of(lines)) == []
 
 
 # ── point 3: any page break, page, font, pitch and glyph order ───────────────────────────
@@ -214,7 +218,7 @@ def test_any_layout_builds_the_same_tables_or_is_refused(tmp_path_factory: pytes
     except (SourceError, LayoutError):
         return  # exit 2
     if validate_dataset(ds).valid:
-        assert _differing(ds.tables) == [], options
+        assert _differing(ds) == [], options
 
 
 def test_the_order_of_glyphs_in_the_content_stream_changes_nothing(tmp_path: Path) -> None:
@@ -256,9 +260,8 @@ def test_where_pdfminer_and_pdfium_read_a_row_differently_the_pdf_is_refused(
 ) -> None:
     """A row that the two readers read differently (here the first line of text, marked as standing for
     other text) is refused with exit 2, naming the page and the row and quoting both readings."""
-    from reportlab.pdfgen import canvas
-
     import facsimile
+    from reportlab.pdfgen import canvas
 
     facsimile._register_font()
     out = io.BytesIO()

@@ -20,6 +20,7 @@ left out); every value comes from the release's tables and its datapackage.json.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import random
@@ -83,11 +84,8 @@ def _yen(value: str) -> str:
     return f"{int(value):,}千円"
 
 
-_SHARED: set[str] = set()
-
-
 def _esc(text: str | None) -> str:
-    return "".join(f'<span class=distinct>{html.escape(ch)}</span>' if ch in _SHARED else html.escape(ch)
+    return "".join(f'<span class=distinct>{html.escape(ch)}</span>' if ch in _shared() else html.escape(ch)
                    for ch in text or "")
 
 
@@ -156,7 +154,8 @@ def section2(package: dict, tables: dict, options: Options) -> str:
             label = (f'<td class=label rowspan={len(group)}>{_esc(r["分野"])}</td>' if k == 0 else "")
             brk, previous = _brk(options, f"s2:{previous}"), r["取組ID"]
             body.append(f"<tr{brk}>{label}<td>{_esc(r['協定名称'])}</td>"
-                        f"<td>{_partners(tables, r)}</td><td>{_items(tables, r)}</td><td class=amount>{_budget(r)}</td></tr>")
+                        f"<td>{_partners(tables, r)}</td><td>{_items(tables, r)}</td>"
+                        f"<td class=amount>{_budget(r)}</td></tr>")
     return f"""
 <h2 class=section>２ {year}（{_era(year)}）年度に予定されている他機関との連携協定に基づく主な取組（関連予算等）</h2>
 <table class=initiatives><colgroup><col class=label><col class=title><col class=partner><col class=items>
@@ -240,18 +239,18 @@ def _font_face(font: str) -> str:
     return f'@font-face {{ font-family: "Facsimile"; src: local("{FONTS[font]}"); }}'
 
 
-def _shared() -> set[str]:
+@functools.cache
+def _shared() -> frozenset[str]:
     """The few characters IPAex fonts draw with a glyph they share with a lower code point (U+2010 ‐
     and U+002D -): a PDF names a glyph by one code point, so one of the two would read back as the
     other. They are set in Noto Sans CJK JP (tools/facsimile.py's _shared_ranges)."""
     sys.path.insert(0, str(REPO / "tools"))
     from facsimile import _shared_ranges
 
-    return {chr(int(u[2:], 16)) for u in _shared_ranges().split(", ") if u}
+    return frozenset(chr(int(u[2:], 16)) for u in _shared_ranges().split(", ") if u)
 
 
 def html_page(folder: Path, options: Options) -> str:
-    _SHARED.update(_shared())
     package, tables = _release(folder)
     words = _document_words(package)
     size = f"{PAGES[options.page]} {'landscape' if options.landscape else 'portrait'}"

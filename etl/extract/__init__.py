@@ -19,7 +19,7 @@ from etl.extract.activities import activities
 from etl.extract.counts import HEADLINE, count_table, partner_list
 from etl.extract.frames import Extracted, Located
 from etl.extract.initiatives import initiatives
-from etl.extract.layout import Ruled, as_of_date, material, one, programme, sections, title
+from etl.extract.layout import as_of_date, material, one, programme, sections, title
 from etl.shared.normalize import fiscal_years
 from etl.shared.normalize import normalize_text as N
 
@@ -33,11 +33,10 @@ def extract(source: SourceText) -> Extracted:
     """Split the document into its three sections and read every table in them."""
     lines = [(i, t.strip()) for i, t in enumerate(source.lines, start=1)]
     printed = dict(lines)
-    starts = frozenset(n for n in range(2, len(source.pages) + 1) if source.pages[n - 1] != source.pages[n - 2])
-    ruled = Ruled(source.ruled, source.wrapped, source.tabular, starts)  # what a PDF's geometry says of its lines
+    ruled = source.ruled  # what a PDF's geometry says of its lines (nothing, for a text)
     s1, s2, s3 = sections(lines)
     as_of = as_of_date(s1[0])
-    counts, categories = count_table(s1)
+    counts, categories = count_table(s1, ruled.page_starts)
     partners, partner_count = partner_list(s1, printed, ruled.page_starts)
     init = initiatives(s2, printed, ruled)
     act = activities(s3, printed, ruled)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import TEXT, Line, Ruled, is_bullet, paragraphs, table, without_furniture
+from etl.extract.layout import Line, is_bullet, paragraphs, table, without_furniture
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.source.geometry import Ruled
 
 _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 # The section's columns, by the headers it prints; the reader tells them apart by their layout
@@ -16,7 +20,7 @@ _PARTNER_AND_BULLET = re.compile(r"^(\S.*?)\s+([・･].*)$")
 _HEADERS = {"分野": "分野", "協定締結企業等": "協定締結企業等", "取組内容": "取組内容"}
 
 
-def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled = TEXT) -> dict[str, pl.DataFrame]:
+def activities(s3: list[Line], printed: dict[int, str], ruled: Ruled) -> dict[str, pl.DataFrame]:
     """Rows of labels, partners and bullets; see `_classify` for how lines are told apart."""
     headers, lines, header_line = table(s3, _HEADERS, "section 3")
     if headers != list(_HEADERS.values()):

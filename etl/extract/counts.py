@@ -17,8 +17,9 @@ _PARTNER_COUNT = re.compile(rf"【\s*協定先\s*:\s*({NUMBER})\s*団体")
 _TOTAL_LABEL = "合計"
 
 
-def count_table(s1: list[Line]) -> tuple[pl.DataFrame, Located]:
-    """The count rows (label, numbers as printed) up to the 合計 row, and the category header."""
+def count_table(s1: list[Line], page_starts: frozenset[int] = frozenset()) -> tuple[pl.DataFrame, Located]:
+    """The count rows (label, numbers as printed) up to the 合計 row, and the category header (a PDF's
+    page break inside the table, and the running header it prints, aside)."""
     totals = [i for i, (_, t) in enumerate(s1) if (m := _COUNT_ROW.match(N(t))) and m[1] == _TOTAL_LABEL]
     if len(totals) != 1:
         raise LayoutError(f"section 1 must have exactly one 「{_TOTAL_LABEL}」 row; found {len(totals)}.")
@@ -28,7 +29,7 @@ def count_table(s1: list[Line]) -> tuple[pl.DataFrame, Located]:
     while idx >= 0:
         n, text = s1[idx][0], N(s1[idx][1])
         idx -= 1
-        if not text or is_furniture(text):  # a page break inside the table puts a running header there
+        if not text or (n in page_starts and is_furniture(text)):
             continue
         m = _COUNT_ROW.match(text)
         if m:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from etl.errors import LayoutError
-from etl.extract.layout import TEXT, Line, Located, Ruled, is_amount, is_bullet, paragraphs, table, without_furniture
+from etl.extract.layout import Line, Located, is_amount, is_bullet, paragraphs, table, without_furniture
 from etl.shared.normalize import amounts_in, display_width
 from etl.shared.normalize import normalize_text as N
+
+if TYPE_CHECKING:  # annotations only: the module runs without importing an earlier stage's code
+    from etl.source.geometry import Ruled
 
 _SUB_AMOUNT = "※うち"
 _NOTE = "※"
@@ -51,15 +55,16 @@ def _text_columns(printed: list[str], line: int) -> tuple[str, ...]:
     return text
 
 
-def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = TEXT) -> dict[str, pl.DataFrame]:
+def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled) -> dict[str, pl.DataFrame]:
     headers, lines, header_line = table(s2, _HEADERS, "section 2")
     order = _text_columns(headers, header_line)
     rows: list[_Initiative] = []
     label_chars: list[Line] = []
+    printed = dict(printed)
     for para in without_furniture(paragraphs(lines)):
         if not all(len(N(t)) == 1 for _, t in para):  # a label one character a line is no wrapped cell
             para = ruled.joined(para, is_amount)  # a value its cell's width broke (1,234千 / 円) is one again
-            printed = {**printed, **{n: t for n, t in para if n in ruled.cells}}
+            printed.update((n, t) for n, t in para if n in ruled.cells)
         lead, para, tail = _label_runs(para, bool(label_chars), ruled)
         label_chars.extend(lead)  # a vertical 分野 label, one character a line
         if not para:
@@ -78,7 +83,7 @@ def initiatives(s2: list[Line], printed: dict[int, str], ruled: Ruled = TEXT) ->
     return _initiative_frames(rows, s2, printed, ruled)
 
 
-def _label_runs(para: list[Line], in_label: bool, ruled: Ruled = TEXT) -> tuple[list[Line], list[Line], list[Line]]:
+def _label_runs(para: list[Line], in_label: bool, ruled: Ruled) -> tuple[list[Line], list[Line], list[Line]]:
     """(label characters before the cells, the cells, label characters after them) of a paragraph.
 
     A vertical 分野 label is set one character a line, and blank lines usually part it from the cells.

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from etl.errors import LayoutError
 from etl.extract.frames import Located
@@ -19,36 +17,6 @@ from etl.shared.schemas import package_metadata
 Line = tuple[int, str]  # (1-based line number, text stripped of surrounding blanks)
 
 
-@dataclass(frozen=True)
-class Ruled:
-    """What a PDF's geometry says of the lines it read from ruled tables' cells (nothing, for a text).
-
-    A cell's lines are one paragraph, its line breaks are the document's own (or the cell's width's),
-    so the readers need not guess them from the text: `cells` holds every such line, `wrapped` those
-    that continue the line above because the cell's width ended it there, `tables` every line read from
-    a ruled table (a row of one-line cells too), where no blank line can have been lost; and where the
-    PDF's pages start."""
-
-    cells: frozenset[int] = frozenset()
-    wrapped: frozenset[int] = frozenset()
-    tables: frozenset[int] = frozenset()
-    page_starts: frozenset[int] = frozenset()  # the first line of each page but the first
-
-    def joined(self, lines: list[Line], whole: Callable[[str], bool] = lambda text: False) -> list[Line]:
-        """The lines with each wrapped line joined to the one above it (a name or an item the cell's
-        width broke is one line again, on the line it starts), but for a line that is a value of its own
-        (`whole`: an amount that a line ending short of the cell's edge by less than its width is
-        followed by)."""
-        out: list[Line] = []
-        for n, text in lines:
-            if n in self.wrapped and out and not whole(text):
-                out[-1] = (out[-1][0], out[-1][1] + text)
-            else:
-                out.append((n, text))
-        return out
-
-
-TEXT = Ruled()  # a text: no ruled tables
 BULLET = "・"
 # Page furniture: printed around the tables but never part of a cell. A short paragraph that
 # mentions a QR code is the caption of the code's image (see _is_qr_caption).

@@ -11,12 +11,13 @@ page into exactly that, whatever produced the PDF:
   them; found by pdfplumber's table finder) is read cell by cell, from its boxes. A table of figures
   (under its header, a label and numbers a row, one line a cell) is printed row by row, one line a row
   with its cells parted by spaces; any other table cell by cell, each cell a paragraph of its printed
-  lines, in column order, a row after the row above it. A cell spanning
-  several rows (a 分野 label set one character a line) is read once, at its first row. Where a cell's
-  line ends because the cell's width ended it, the line after it is recorded as *wrapped*, so that
-  the readers need not guess (see `Page.wrapped`).
+  lines, in column order, a row after the row above it. A cell spanning several rows (a 分野 label
+  set one character a line) is read once, at its first row. Where a cell's line ends because the
+  cell's width ended it, the line after it is recorded as *wrapped*, so that the readers need not
+  guess (see `Page.wrapped`).
 - **Page breaks.** A table that continues on the next page repeats its header there; those rows are
-  the header rows of the table it continues, and are read once.
+  the header rows of the table it continues, and are read once. A cell a page break left open at the
+  table's foot takes the text right under it in its column.
 - A vertical gap of k line pitches between two rows is k-1 blank lines; a table is a paragraph of its
   own (a blank line before and after it).
 """
@@ -27,11 +28,12 @@ import itertools
 import re
 import statistics
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from etl.errors import SourceError
+from etl.shared.normalize import NUMBER
 
 Char = dict[str, Any]  # a pdfplumber character: text, x0, x1, top, bottom, size
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom (points from the page's top left)
@@ -47,9 +49,40 @@ SPACE_MARGIN = 0.05
 _NO_START = set("、。，．,.)）」』】〕〉》ー々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶｧｨｩｪｫｯｬｭｮｰﾞﾟ・：；:;!?！？")
 
 
-_NUMBER = re.compile(r"[0-9０-９][0-9０-９,，]*")
 _NO_END = set("「『（(【〔〈《［[｛{“‘")
 _MARKS = set("・･※▶")  # no line-breaking rule (禁則) lets a wrapped line start with one of these
+
+
+Line = tuple[int, str]  # (1-based line number, text)
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """What a PDF's geometry says of its lines (nothing, for a text).
+
+    A ruled table's cell is a paragraph of its own and its line breaks are the document's own or the
+    cell's width's, so the readers need not guess them from the text: `cells` holds every line read
+    from a cell, `wrapped` those that continue the line above because the cell's width ended it there,
+    `tables` every line of a ruled table (a table of figures' rows too), where no blank line can have
+    been lost, and `page_starts` the first line of each page but the first."""
+
+    cells: frozenset[int] = frozenset()
+    wrapped: frozenset[int] = frozenset()
+    tables: frozenset[int] = frozenset()
+    page_starts: frozenset[int] = frozenset()
+
+    def joined(self, lines: list[Line], whole: Callable[[str], bool] = lambda text: False) -> list[Line]:
+        """The lines with each wrapped line joined to the one above it (a name or an item the cell's
+        width broke is one line again, on the line it starts), but for a line that is a value of its own
+        (`whole`: an amount that a line ending short of the cell's edge by less than its width is
+        followed by)."""
+        out: list[Line] = []
+        for n, text in lines:
+            if n in self.wrapped and out and not whole(text):
+                out[-1] = (out[-1][0], out[-1][1] + text)
+            else:
+                out.append((n, text))
+        return out
 
 
 @dataclass
@@ -70,10 +103,12 @@ class Table:
     def figures(self) -> bool:
         """Whether the table is one of figures: under its header rows (which hold no number), each row a
         label and numbers, every cell one line (as the count table is)."""
-        texts = self.row_texts()
-        body = list(itertools.dropwhile(lambda r: not any(_NUMBER.fullmatch(t) for t in r), texts))
+        def number(t: str) -> bool:
+            return re.fullmatch(NUMBER, unicodedata.normalize("NFKC", t)) is not None
+
+        body = list(itertools.dropwhile(lambda r: not any(number(t) for t in r), self.row_texts()))
         return bool(body) and all(len(c.lines) <= 1 for row in self.rows for c in row) and all(
-            all(not t or _NUMBER.fullmatch(t) for t in r[1:]) for r in body)
+            all(not t or number(t) for t in r[1:]) for r in body)
 
 
 @dataclass
@@ -81,10 +116,11 @@ class Page:
     """A page's lines, and what the geometry says about them."""
 
     lines: list[str] = field(default_factory=list)
-    tops: list[float | None] = field(default_factory=list)  # None for a blank line
-    ruled: set[int] = field(default_factory=set)  # indexes of lines read from a ruled table's cell
-    tabular: set[int] = field(default_factory=set)  # indexes of every line read from a ruled table
-    wrapped: set[int] = field(default_factory=set)  # indexes of lines that continue the one above (width)
+    # indexes of lines read from a ruled table's cell, of those that continue the one above (the cell's
+    # width ended it), of every line of a ruled table: Ruled, once numbered
+    cells: set[int] = field(default_factory=set)
+    wrapped: set[int] = field(default_factory=set)
+    tables: set[int] = field(default_factory=set)
 
 
 # ── rows of characters ──────────────────────────────────────────────────────────────────────
@@ -116,8 +152,9 @@ def text(row: Sequence[Char], name: str = "", page: int = 0) -> str:
         if not glyph and abs(gap - least) < SPACE_MARGIN:
             line = "".join(ch["text"] for ch in visible)
             raise SourceError(
-                f"{name}, page {page}: in the row 「{line[:60]}」 the gap between 「{prev['text']}」 and 「{c['text']}」 "
-                f"is {gap:.2f} font sizes, too near the {least} of a space there to say whether it is a space. "
+                f"{name}, page {page}: in the row 「{line[:60]}」 the gap between 「{prev['text']}」 and "
+                f"「{c['text']}」 is {gap:.2f} font sizes, too near the {least} of a space there to say "
+                "whether it is one. "
                 "Build the text of the PDF instead, and check that row.")
         if glyph or gap > least:
             out.append(" ")
@@ -206,7 +243,8 @@ def _open_cells(table: Table, free: list[Char]) -> None:
              if b - a > 1 and not any(c.box[0] <= (a + b) / 2 <= c.box[2] and c.box[1] <= y <= c.box[3] for c in cells)]
     bottom = table.box[3]
     for a, b in _merged(slots):
-        top = max((c.box[3] for c in cells if c.box[0] <= (a + b) / 2 <= c.box[2] and c.box[3] <= y), default=table.box[1])
+        above = [c.box[3] for c in cells if c.box[0] <= (a + b) / 2 <= c.box[2] and c.box[3] <= y]
+        top = max(above, default=table.box[1])
         below = sorted((c for c in free if (c["top"] + c["bottom"]) / 2 > table.box[3]), key=lambda c: c["top"])
         end = table.box[3]
         for c in below:  # the cell's text goes on right under the rule, a line after a line
@@ -350,17 +388,14 @@ def page_lines(page: Layout, line_pitch: float, top: float, state: dict[str, Any
         gap = (y - top) if previous is None else (y - previous)
         _blank(out, max(0, round(gap / line_pitch) - (0 if previous is None else 1)))
         out.lines.append(text(piece, name, number))
-        out.tops.append(y)
         previous = y
     while out.lines and not out.lines[-1]:
         out.lines.pop()
-        out.tops.pop()
     return out
 
 
 def _blank(out: Page, count: int) -> None:
     out.lines += [""] * count
-    out.tops += [None] * count
 
 
 def _table(out: Page, table: Table, skip: int, line_pitch: float) -> None:
@@ -368,9 +403,8 @@ def _table(out: Page, table: Table, skip: int, line_pitch: float) -> None:
     text prints one: a label and its numbers), else each cell a paragraph."""
     if table.figures:
         for row in table.rows[skip:]:
-            out.tabular.add(len(out.lines))
+            out.tables.add(len(out.lines))
             out.lines.append(" ".join(c.lines[0][1] for c in row if c.lines))
-            out.tops.append(next((c.lines[0][0] for c in row if c.lines), table.box[1]))
         return
     pad = _padding(table)
     for row in table.rows[skip:]:
@@ -381,9 +415,7 @@ def _table(out: Page, table: Table, skip: int, line_pitch: float) -> None:
                     _blank(out, max(0, int((y - cell.lines[k - 1][0]) / line_pitch + 0.1) - 1))
                 if wrap:
                     out.wrapped.add(len(out.lines))
-                out.ruled.add(len(out.lines))
-                out.tabular.add(len(out.lines))
+                out.cells.add(len(out.lines))
+                out.tables.add(len(out.lines))
                 out.lines.append(line)
-                out.tops.append(y)
-            out.lines.append("")
-            out.tops.append(None)
+            _blank(out, 1)

@@ -10,8 +10,8 @@ error can say "line N (page P)".
 
 Two readers read the text layer: pdfminer (through pdfplumber) gives each character with its box,
 and pdfium (pypdfium2) reads it again. Where a producer shaped glyph clusters that pdfminer cannot
-read ((cid:N)), the characters take pdfium's text; anywhere else the two must agree character for
-character, or the PDF is refused, naming the page and the row.
+read ((cid:N)), the characters take pdfium's text; every row must read the same in both, or the PDF is
+refused, naming the page and the row.
 
 pdfplumber (pdfminer.six) is the library: see the README for why. A PDF parser meets hostile
 input: any exception it raises, and any PDF that takes too long or has too many pages, becomes a
@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 from etl.errors import SourceError
 from etl.source import geometry
+from etl.source.geometry import Ruled
 
 MAX_PAGES = 30  # the document has three; a longer PDF is another document
 MAX_SECONDS = 30  # for opening and reading every page; pdfminer can loop on crafted files
@@ -128,24 +129,19 @@ def _too_big(name: str) -> str:
 
 class PdfLines(NamedTuple):
     """What the reader gives: the document's lines, the page of each line, the number of pages, and
-    what the geometry says about the lines read from ruled tables (1-based line numbers): `ruled` holds
-    every line read from a cell, `wrapped` those that continue the line above because the cell's width
-    ended it there, `tabular` every line of a ruled table (a row of one-line cells included)."""
+    what the geometry says of the lines (Ruled)."""
 
     lines: tuple[str, ...]
     pages: tuple[int, ...]
     count: int
-    ruled: frozenset[int] = frozenset()
-    wrapped: frozenset[int] = frozenset()
-    tabular: frozenset[int] = frozenset()
+    ruled: Ruled
 
 
 def _read_lines(data: bytes, name: str) -> PdfLines:
     pages, found = _pages(data, name)
     pdfium = _pdfium_pages(data, len(pages))
-    if any(c["text"].startswith("(cid:") for chars in pages for c in chars):
-        pages = [_retexted(chars, read) if read is not None and _has_cid(chars) else chars
-                 for chars, read in zip(pages, pdfium, strict=True)]
+    pages = [_retexted(chars, read) if read is not None and _has_cid(chars) else chars
+             for chars, read in zip(pages, pdfium, strict=True)]
     _check_mapped(pages, name)
     _check_agreement(pages, pdfium, name)
     pages = [[{**c, "text": _printed(c["text"])} for c in chars] for chars in pages]
@@ -161,18 +157,17 @@ def _read_lines(data: bytes, name: str) -> PdfLines:
     top = min(page.first for page in layouts if page.first is not None)
     lines: list[str] = []
     page_of: list[int] = []
-    ruled: set[int] = set()
-    wrapped: set[int] = set()
-    tabular: set[int] = set()
+    kinds: dict[str, set[int]] = {"cells": set(), "wrapped": set(), "tables": set(), "page_starts": set()}
     state: dict[str, Any] = {}
     for number, layout in enumerate(layouts, start=1):
         page = geometry.page_lines(layout, pitch, top, state, name, number)
-        ruled.update(len(lines) + 1 + i for i in page.ruled)
-        wrapped.update(len(lines) + 1 + i for i in page.wrapped)
-        tabular.update(len(lines) + 1 + i for i in page.tabular)
+        for kind in ("cells", "wrapped", "tables"):  # numbered as the document numbers its lines, from 1
+            kinds[kind].update(len(lines) + 1 + i for i in getattr(page, kind))
+        if lines:
+            kinds["page_starts"].add(len(lines) + 1)
         lines += page.lines
         page_of += [number] * len(page.lines)
-    return PdfLines(tuple(lines), tuple(page_of), len(pages), frozenset(ruled), frozenset(wrapped), frozenset(tabular))
+    return PdfLines(tuple(lines), tuple(page_of), len(pages), Ruled(**{k: frozenset(v) for k, v in kinds.items()}))
 
 
 def _has_cid(chars: list[dict[str, Any]]) -> bool:
@@ -242,7 +237,7 @@ _MARKS = ("\uff9e", "\uff9f", "\u3099", "\u309a", "\u309b", "\u309c")  # ﾞ ﾟ
 
 def _retexted(chars: list[dict[str, Any]], read: list[tuple[str, float, float]]) -> list[dict[str, Any]]:
     """A page with glyph clusters (see _pdfium_pages): every character takes the text of the pdfium
-    characters nearest its centre on its row; a sound mark's glyph that no pdfium character falls on
+    characters that lie on it; a sound mark's glyph that no pdfium character falls on
     reads as nothing, since its text went with its cluster's base. Characters pdfium does not read
     as printable text either stay (cid:N), and the PDF is refused for them."""
     taken = _taken(chars, read)

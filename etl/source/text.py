@@ -15,6 +15,7 @@ from pathlib import Path
 
 from etl.errors import SourceError
 from etl.shared.safety import MAX_SOURCE_BYTES
+from etl.source.geometry import Ruled
 
 PDF = "pdf"  # SourceText.encoding of a document read from a PDF
 # Encodings the city's files arrive in, tried in this order after the BOM check.
@@ -31,11 +32,7 @@ class SourceText:
     encoding: str  # "pdf" for a PDF
     lines: tuple[str, ...]
     pages: tuple[int, ...] = ()  # a PDF's page of each line (same length as lines); () for a text
-    # A PDF's lines read from a ruled table's cells, those of them that continue the line above because
-    # the cell's width ended it, and every line of a ruled table (etl.source.geometry); a text says none.
-    ruled: frozenset[int] = frozenset()
-    wrapped: frozenset[int] = frozenset()
-    tabular: frozenset[int] = frozenset()
+    ruled: Ruled = Ruled()  # what a PDF's geometry says of its lines
 
     def line(self, number: int) -> str:
         return self.lines[number - 1]
@@ -67,8 +64,7 @@ def from_bytes(path: Path, data: bytes) -> SourceText:
     path = Path(path)
     if pdf.is_pdf(data):
         read = pdf.read_lines(data, path.name)
-        return SourceText(path=path, encoding=PDF, lines=read.lines, pages=read.pages, ruled=read.ruled,
-                          wrapped=read.wrapped, tabular=read.tabular)
+        return SourceText(path=path, encoding=PDF, lines=read.lines, pages=read.pages, ruled=read.ruled)
     if path.suffix.lower() == ".pdf":
         raise SourceError(f"{path.name} is named .pdf but is not a PDF (it does not start with %PDF-). "
                           "Download the city's PDF again.")
