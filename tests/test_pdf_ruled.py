@@ -255,6 +255,15 @@ def _with_actual_text(data: bytes, actual: str) -> bytes:
         return out.getvalue()
 
 
+def test_a_ligature_and_a_dot_leader_read_alike_in_both_readers() -> None:
+    """A compatibility form (the ligature ﬁ, which pdfium splits into f and i) and white space a glyph
+    maps to are no disagreement: the rows are compared in NFKC, spaces aside."""
+    from etl.source.pdf import _compared
+
+    assert _compared("Themisﬁts ⽉ . . .") == _compared("The misfits 月...")
+    assert _compared("株式会社ﾌﾟﾛ") != _compared("株式会社ﾌﾛ")
+
+
 def test_where_pdfminer_and_pdfium_read_a_row_differently_the_pdf_is_refused(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -277,3 +286,45 @@ def test_where_pdfminer_and_pdfium_read_a_row_differently_the_pdf_is_refused(
     assert code == 2 and "Traceback" not in err
     assert (f"{PDF_NAME}, page 1: the two PDF readers disagree: in the row 「株式会社ﾌﾟﾛｽﾎﾟｰﾂ」 pdfminer reads "
             "「会社ﾌﾟﾛｽﾎ」 where pdfium reads 「会社ﾌﾛｽﾎﾟ」") in err
+
+
+def _turned(data: bytes, rotate: int, matrix: list[float]) -> bytes:
+    """The one-page PDF drawn turned in its user space by `matrix` and shown turned back by /Rotate, as
+    a landscape page of a budget book often is."""
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        page = pdf.pages[0]
+        width, height = (float(v) for v in page.MediaBox[2:])
+        ops = [pikepdf.ContentStreamInstruction([], pikepdf.Operator("q")),
+               pikepdf.ContentStreamInstruction(matrix, pikepdf.Operator("cm")),
+               *pikepdf.parse_content_stream(page), pikepdf.ContentStreamInstruction([], pikepdf.Operator("Q"))]
+        page.Contents = pdf.make_stream(pikepdf.unparse_content_stream(ops))
+        page.MediaBox, page.Rotate = [0, 0, height, width], rotate
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
+
+
+def test_a_page_turned_by_rotate_reads_as_it_is_shown() -> None:
+    """pdfium's characters are taken where the page shows them (FPDF_PageToDevice, its /Rotate applied),
+    as pdfplumber gives its own: a page turned by /Rotate 90 or 270 reads as the same page unturned, and
+    text the turn shows upside down is refused, not read backwards."""
+    import facsimile
+    from reportlab.pdfgen import canvas
+
+    from etl.source.pdf import read_lines
+
+    facsimile._register_font()
+    out = io.BytesIO()
+    page = canvas.Canvas(out, pagesize=(400, 300))
+    page.setFont(facsimile.FONT, 10)
+    page.drawString(50, 250, "郡山市 他機関との連携協定")
+    page.drawString(50, 236, "株式会社ﾌﾟﾛｽﾎﾟｰﾂ")
+    page.save()
+    plain = read_lines(out.getvalue(), "plain.pdf").lines
+    assert plain == ("郡山市 他機関との連携協定", "株式会社ﾌﾟﾛｽﾎﾟｰﾂ")
+    assert read_lines(_turned(out.getvalue(), 90, [0, 1, -1, 0, 300, 0]), "turned.pdf").lines == plain
+    assert read_lines(_turned(out.getvalue(), 270, [0, -1, 1, 0, 0, 400]), "turned.pdf").lines == plain
+    with pytest.raises(SourceError, match="the two PDF readers disagree"):
+        read_lines(_turned(out.getvalue(), 270, [0, 1, -1, 0, 300, 0]), "upside-down.pdf")

@@ -208,21 +208,34 @@ def pdfium_chars(page: Any, loose: bool = False) -> list[tuple[str, tuple[float,
     from pypdfium2 import raw
 
     textpage = page.get_textpage()
+    turned = math.radians(page.get_rotation())  # pdfium's angles are as the page is shown (/Rotate)
     out = []
     for i in range(textpage.count_chars()):
         # pdfium takes a hyphen before a gap for a word broken at a line's end, and names it U+FFFE
         text = "-" if raw.FPDFText_IsHyphen(textpage.raw, i) else textpage.get_text_range(i, 1)
-        if text and not text.isspace() and all(_printable(ch) for ch in text) \
-                and abs(raw.FPDFText_GetCharAngle(textpage.raw, i) % math.tau) < 0.01:
+        angle = (raw.FPDFText_GetCharAngle(textpage.raw, i) + turned) % math.tau
+        if text and not text.isspace() and all(_printable(ch) for ch in text) and min(angle, math.tau - angle) < 0.01:
             out.append((text, textpage.get_charbox(i, loose=loose)))
     return out
 
 
 def _pdfium_chars(page: Any) -> list[tuple[str, float, float]]:
     """(text, x, y from the top) of the centre of each character pdfium reads on the page, by the space
-    it takes (a sound mark's ink lies over the character before it)."""
-    height = page.get_size()[1]
-    return [(text, (left + right) / 2, height - (bottom + top) / 2)
+    it takes (a sound mark's ink lies over the character before it), as the page is shown: where pdfplumber
+    has the characters of a page turned by /Rotate."""
+    import ctypes
+
+    from pypdfium2 import raw
+
+    scale = 64  # pdfium maps a point to whole device units: 1/64 of a point is close enough
+    width, height = (round(v * scale) for v in page.get_size())
+    x, y = ctypes.c_int(), ctypes.c_int()
+
+    def shown(px: float, py: float) -> tuple[float, float]:
+        raw.FPDF_PageToDevice(page.raw, 0, 0, width, height, 0, px, py, x, y)  # it turns the page by /Rotate
+        return x.value / scale, y.value / scale
+
+    return [(text, *shown((left + right) / 2, (bottom + top) / 2))
             for text, (left, bottom, right, top) in pdfium_chars(page, loose=True)]
 
 
@@ -313,11 +326,19 @@ def _check_agreement(pages: list[list[dict[str, Any]]], pdfium: list[list[tuple[
             else:
                 theirs[row_of[id(visible[k])]].append((x, text))
         for row, other in zip(rows, theirs, strict=True):
-            mine, read_there = _printed("".join(c["text"] for c in row)), _printed("".join(t for _, t in sorted(other)))
-            if mine != read_there:
-                raise SourceError(_disagreement(name, number, mine, read_there))
+            mine, read_there = "".join(c["text"] for c in row), "".join(t for _, t in sorted(other))
+            if _compared(mine) != _compared(read_there):  # the message quotes both as they read
+                quoted = (_printed("".join(t.split())) for t in (mine, read_there))
+                raise SourceError(_disagreement(name, number, *quoted))
         if stray:
             raise SourceError(_disagreement(name, number, "", "".join(stray)))
+
+
+def _compared(text: str) -> str:
+    """A row's text as the two readers are held to it: white space aside (a glyph one reader maps to
+    「. 」), and a compatibility form (a ligature ﬁ that one reader splits into f and i, a Kangxi
+    radical pdfium names by its ideograph) is the same text."""
+    return "".join(unicodedata.normalize("NFKC", _printed(text)).split())
 
 
 def _disagreement(name: str, page: int, mine: str, theirs: str) -> str:
