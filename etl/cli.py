@@ -107,6 +107,10 @@ def run() -> None:
     """The `etl` program: `main`, with the garbage collector told that the libraries stay loaded."""
     global _PROGRAM
     _PROGRAM = True
+    # Loading the libraries makes a few hundred thousand objects that live until the end: collecting
+    # while they load frees nothing and takes ~0.1 s. The collector is on again once a command has
+    # loaded what it needs (_libraries_loaded).
+    gc.disable()
     code = main()
     # Every file is written and closed by now. The interpreter's last garbage collection would walk
     # everything still alive once more (~0.3 s of every run for nothing); frozen objects are left out.
@@ -118,9 +122,10 @@ def _libraries_loaded() -> None:
     """The libraries a command imports (polars, pandas, pyarrow, pandera, frictionless: a few hundred
     thousand objects) live until the process ends; moved out of the collector's way, they are not
     walked by every full collection during the run (~0.1 s a build). Only in the program: a caller
-    of `main` in a long-lived process keeps its collector as it was."""
+    of `main` in a long-lived process keeps its collector as it was. Every command calls it."""
     if _PROGRAM:
         gc.freeze()
+        gc.enable()
 
 
 def _write_report(report, path: Path | None) -> bool:
@@ -145,13 +150,8 @@ def _outputs_missing(command: str, missing: list[str], code: int = EXIT_PUBLISH)
 
 
 def _build(args: argparse.Namespace) -> int:
-    from etl import pipeline
     from etl.errors import UsageError
-    from etl.report import text
-    from etl.shared.results import Report
-    from etl.validate.run import source_result
-
-    _libraries_loaded()
+    from etl.source import pdf, registry
 
     for option, path in (("--report", args.report), ("--html", args.html)):
         if path is not None:  # a report left by an earlier run must never be taken for this one's
@@ -159,10 +159,26 @@ def _build(args: argparse.Namespace) -> int:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 raise UsageError(f"{option} {path}: cannot be replaced ({exc.strerror}).") from None
-    raw = args.raw or pipeline.newest_document(Path("raw"))
-    args.selected = None if args.raw else pipeline.selection_note(Path("raw"), raw)
+    raw = args.raw or registry.newest_document(Path("raw"))
+    args.selected = None if args.raw else registry.selection_note(Path("raw"), raw)
     if args.selected:
         print(f"etl build: {args.selected}", file=sys.stderr)
+    # A PDF's reader starts in its own process now, so that it reads while this one loads the libraries
+    # (about 1 s); the pipeline takes its lines only once the registry has verified the bytes.
+    registry.start_reading(raw)
+    try:
+        return _build_from(raw, args)
+    finally:
+        pdf.stop_early()
+
+
+def _build_from(raw: Path, args: argparse.Namespace) -> int:
+    from etl import pipeline
+    from etl.report import text
+    from etl.shared.results import Report
+    from etl.validate.run import source_result
+
+    _libraries_loaded()
     try:
         result = pipeline.build(raw, args.out, args.version, args.dry_run)
     except EtlError as exc:
@@ -243,6 +259,8 @@ def _write_html(page, path: Path) -> bool:
 def _register(args: argparse.Namespace) -> int:
     from etl.source import registry
 
+    _libraries_loaded()
+
     for done in registry.register(args.files, replace=args.replace):
         r = done.resource
         if not done.changed:
@@ -260,6 +278,8 @@ def _validate(args: argparse.Namespace) -> int:
     from etl import pipeline
     from etl.report import text
 
+    _libraries_loaded()
+
     report = pipeline.validate(args.path)
     written = _write_report(report, args.report)
     print(text.render(report))
@@ -271,6 +291,8 @@ def _validate(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from etl.errors import UsageError
     from etl.portal.ckan import publish_release
+
+    _libraries_loaded()
 
     token = os.environ.get("CKAN_API_TOKEN", "")
     if not token:
@@ -286,6 +308,8 @@ def _publish(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from etl.report import html as html_report
 
+    _libraries_loaded()
+
     page = html_report.release_page(args.release, args.against)
     written = _write_html(page, args.html)
     print(page.terminal)
@@ -297,6 +321,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     from etl.release.diff import diff_releases, render
+
+    _libraries_loaded()
 
     diffs = diff_releases(args.old, args.new)
     print(render(diffs))

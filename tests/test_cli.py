@@ -52,9 +52,38 @@ def test_main_called_in_a_long_lived_process_leaves_its_garbage_collector_alone(
 
     from etl.cli import main
 
-    frozen = gc.get_freeze_count()
+    frozen, enabled = gc.get_freeze_count(), gc.isenabled()
     assert main(["build", "--raw", str(REAL), "--out", str(tmp_path / "catalog")]) == 0
-    assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == frozen and gc.isenabled() == enabled
+
+
+@pytest.mark.parametrize("command", ["validate", "diff"])
+def test_the_program_runs_its_command_with_the_collector_on(command: str) -> None:
+    """`etl` loads its libraries with the garbage collector off (etl.cli.run); every command turns it
+    on again, their objects frozen, before it works."""
+    release = REPO / "published" / DATASET / VERSION
+    args = [str(release)] * (2 if command == "diff" else 1)
+    probe = ("import gc, sys\nfrom etl import cli\nran = cli._libraries_loaded\n"
+             "def loaded():\n    ran()\n    print('collector on:', gc.isenabled(), gc.get_freeze_count() > 0)\n"
+             "cli._libraries_loaded = loaded\n"
+             f"sys.argv = ['etl', {command!r}, *{args!r}]\ncli.run()")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "collector on: True True" in result.stdout
+
+
+def test_the_library_runs_on_polars_in_memory_engine_and_leaves_the_callers_setting() -> None:
+    """The build's thousand small queries run on the in-memory engine (etl.pipeline.small_tables); a
+    caller's own engine setting is the same after the call."""
+    import polars as pl
+
+    from etl.pipeline import small_tables
+
+    seen = small_tables(lambda: pl.Config.state(if_set=True).get("POLARS_ENGINE_AFFINITY"))
+    with pl.Config(engine_affinity="streaming"):
+        assert seen() == "in-memory"
+        assert pl.Config.state(if_set=True).get("POLARS_ENGINE_AFFINITY") == "streaming"
+    assert seen() == "in-memory"
 
 
 @pytest.mark.parametrize("args", [[], ["frobnicate"], ["build", "--nope"], ["validate"], ["diff", "a"]])

@@ -298,6 +298,84 @@ def test_a_pdf_that_reads_too_long_or_has_too_many_pages_is_refused(
         pdf.read_lines(pdfs["reportlab"], "long.pdf")
 
 
+# ── the reader starts before the libraries load ─────────────────────────────────────────
+
+
+def _readings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the PDF readings started (each one child process), in order."""
+    from etl.source import pdf
+
+    started: list[str] = []
+
+    class Counted(pdf._Reading):
+        def __init__(self, data: bytes, name: str) -> None:
+            started.append(name)
+            super().__init__(data, name)
+
+    monkeypatch.setattr(pdf, "_Reading", Counted)
+    return started
+
+
+def _no_reader_left() -> bool:
+    import multiprocessing
+
+    from etl.source import pdf
+
+    return pdf._early is None and not multiprocessing.active_children()
+
+
+def test_a_build_takes_the_reading_it_started_before_loading_the_libraries(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`etl build` starts the PDF's reader first (etl.cli) and the pipeline takes its lines once the
+    registry has verified the bytes: one child, not two, and none left when the build ends."""
+    from etl import cli
+
+    write_doc(tmp_path / "raw", data=pdfs["reportlab"], name=PDF_NAME)  # registering reads it too
+    started = _readings(monkeypatch)
+    monkeypatch.setattr(cli, "_libraries_loaded", lambda: started.append("libraries loaded"))
+    code, out, err = _build(capfd, "--raw", tmp_path / "raw" / PDF_NAME, "--out", tmp_path / "catalog")
+    assert code == 0, out + err
+    assert started == [PDF_NAME, "libraries loaded"]
+    assert _no_reader_left()
+    assert _files(tmp_path / "catalog" / DATASET / VERSION) == _files(PUBLISHED)
+
+
+def test_a_refused_build_stops_the_reading_it_started(
+    pdfs: dict[str, bytes], tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PDF without a record is refused before its lines are used (exit 2, nothing published); the
+    child started early is stopped, not left reading."""
+    started = _readings(monkeypatch)
+    raw = tmp_path / "raw" / PDF_NAME
+    raw.parent.mkdir()
+    raw.write_bytes(pdfs["reportlab"])
+    code, _, err = _build(capfd, "--raw", raw, "--out", tmp_path / "catalog")
+    assert code == 2 and "is not registered" in err, err
+    assert started == [PDF_NAME]
+    assert _no_reader_left()
+    assert not (tmp_path / "catalog" / DATASET).exists()
+
+
+def test_bytes_other_than_those_read_early_are_read_again(
+    pdfs: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early reading is taken only for the very bytes it read: a file replaced meanwhile is read
+    again (the early child stopped), and a text starts no reader at all."""
+    from etl.source import pdf, registry
+
+    started = _readings(monkeypatch)
+    path = tmp_path / PDF_NAME
+    path.write_bytes(pdfs["reportlab"])
+    registry.start_reading(path)
+    read = pdf.read_lines(pdfs["2024"], PDF_NAME)
+    assert started == [PDF_NAME, PDF_NAME]
+    assert any("2024年２月９日" in line for line in read.lines)
+    assert _no_reader_left()
+    registry.start_reading(REAL)
+    assert started == [PDF_NAME, PDF_NAME] and _no_reader_left()
+
+
 def _two_words(first: str, second: str, gap: float, space_glyph: bool = False) -> bytes:
     """A page with two words on one baseline, `gap` font sizes apart (or parted by a drawn space)."""
     from reportlab.pdfgen import canvas

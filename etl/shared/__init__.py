@@ -2,7 +2,8 @@
 opening files safely inside a folder (with the size limits), the check-result model and the
 fault-injection points of the crash tests.
 
-Owns: `schemas` (the tables' contract), `shapes` (what a text cell reads as), `normalize`, `safety`, `results` (CheckResult, Report),
-`faults`.
+Owns: `schemas` (the tables' contract), `shapes` (what a text cell reads as), `normalize`,
+`patterns` (printed numbers, light enough for the source stage), `safety`, `results` (CheckResult,
+Report), `faults`.
 May import: `etl.errors` and one another; never a stage.
 """

@@ -12,6 +12,7 @@ import unicodedata
 
 import polars as pl
 
+from etl.shared.patterns import NUMBER
 from etl.shared.schemas import legal_forms
 
 # Dash-like characters folded to ASCII "-" after NFKC. The long-vowel mark ー (U+30FC) is not
@@ -34,9 +35,7 @@ _TRAILING_FORM_AND_BRANCH = f"(?:{_FORMS}).*$"
 # 和暦: era name → Gregorian year of its first year (元年).
 ERAS = {"令和": 2019, "平成": 1989, "昭和": 1926, "大正": 1912, "明治": 1868}
 MAX_ERA_YEAR = 99  # the longest era, 昭和, had 64 years
-# A whole number as printed (thousands separated by commas or not) and a 「N千円」 amount; the
-# same patterns serve the parser (Python re) and the tables (polars).
-NUMBER = r"\d{1,3}(?:,\d{3})+|\d+"
+# A 「N千円」 amount; like NUMBER, the pattern serves the parser (Python re) and the tables (polars).
 AMOUNT = rf"({NUMBER})\s*千円"
 _AMOUNT = re.compile(AMOUNT)
 

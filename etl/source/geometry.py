@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl.errors import SourceError
-from etl.shared.normalize import NUMBER
+from etl.shared.patterns import NUMBER
 
 Char = dict[str, Any]  # a pdfplumber character: text, x0, x1, top, bottom, size
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom (points from the page's top left)

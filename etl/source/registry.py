@@ -247,6 +247,21 @@ def _load(manifest: Path) -> dict[str, Any]:
     return data
 
 
+def start_reading(path: Path) -> None:
+    """If `path` is a PDF, start its reader now (etl.source.pdf.start_early): `from_bytes` takes its
+    lines when given the same bytes. A link is not read (check_document), and a file that cannot be
+    read is left for the build to refuse in its turn."""
+    from etl.source import pdf
+
+    try:
+        check_document(path)
+        data = read_bytes(Path(path))
+    except SourceError:
+        return
+    if pdf.is_pdf(data):
+        pdf.start_early(data, Path(path).name)
+
+
 def check_document(path: Path) -> None:
     """A source document is a file of its own, not a link to one (checked before it is read)."""
     try:
@@ -291,3 +306,38 @@ def _unique_name(path: Path, resources: list[dict[str, Any]]) -> str:
         n += 1
         name = f"{base}-{n}"
     return name
+
+
+# Which document `etl build` takes when none is named: the newest in raw/.
+_DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def newest_document(raw_dir: Path) -> Path:
+    """The raw document with the latest date in its file name (…-YYYY-MM-DD.pdf or .txt).
+
+    For one date the PDF wins over a text: it is the city's document as published, the text only
+    an extraction of it (see `selection_note`)."""
+    return _documents(raw_dir)[-1]
+
+
+def selection_note(raw_dir: Path, chosen: Path) -> str | None:
+    """What a steward should know about the default choice: the texts of its date left aside."""
+    others = [p for p in _documents(raw_dir) if _date_of(p) == _date_of(chosen) and p.suffix.lower() != ".pdf"]
+    if chosen.suffix.lower() != ".pdf" or not others:
+        return None
+    return (f"{chosen} was chosen over {', '.join(map(str, others))} of the same date: the PDF is the city's "
+            "document as published. Pass --raw FILE to build another.")
+
+
+def _documents(raw_dir: Path) -> list[Path]:
+    if not raw_dir.is_dir():
+        raise UsageError(f"{raw_dir}/ not found: pass --raw FILE or run from the repository root.")
+    docs = [p for p in raw_dir.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()]
+    docs.sort(key=lambda p: (_date_of(p), p.suffix.lower() == ".pdf", p.name))
+    if not docs:
+        raise UsageError(f"no source document (*.pdf or *.txt) in {raw_dir}/.")
+    return docs
+
+
+def _date_of(path: Path) -> str:
+    return (_DATED.findall(path.name)[-1:] or [""])[0]
