@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--against", type=Path, metavar="OLD", help="an older release: show what changed since it")
     h.add_argument("--html", type=Path, default=Path("report.html"), metavar="FILE",
                    help="where to write the page (default: report.html)")
+    h.add_argument("--source", type=Path, metavar="FILE",
+                   help="the document the release was built from (its PDF, or the text): the page then shows "
+                        "where the count table and each placed cell are printed; it must give the release's tables")
     d = sub.add_parser("diff", help="what changed between two releases, table by table")
     d.add_argument("old", type=Path, help="the older release (folder or datapackage.json)")
     d.add_argument("new", type=Path, help="the newer release (folder or datapackage.json)")
@@ -310,7 +313,7 @@ def _report(args: argparse.Namespace) -> int:
 
     _libraries_loaded()
 
-    page = html_report.release_page(args.release, args.against)
+    page = html_report.release_page(args.release, args.against, document=args.source)
     written = _write_html(page, args.html)
     print(page.terminal)
     if not written:  # 3 is for valid data with an output missing; invalid data stays 1

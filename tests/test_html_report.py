@@ -294,6 +294,99 @@ def test_a_pdf_build_shows_the_count_table_as_printed(pdf_page: Built) -> None:
     assert 0 <= left < right <= width and 0 <= top < bottom <= height and bottom - top > 60  # five rows
 
 
+def test_each_placed_cell_of_a_text_links_to_its_header_and_row(pages: dict[str, Built]) -> None:
+    """A cell the build placed as 0 links, from the matrix, to the numbered lines that show it empty:
+    the header that names its column, and its row, marked."""
+    html = pages["valid"].html.read_text(encoding="utf-8")
+    for column in ("学", "その他"):
+        assert f'<a href="#blank-人事-{column}">0</a>' in html
+        figure = re.search(rf'<figure class=blank id="blank-人事-{column}">(.*?)</figure>', html, flags=re.S)
+        assert figure, column
+        assert "<span class=ln>23</span> 官 民 学 その他" in figure[1]
+        assert "<mark><span class=ln>25</span> 人事 14 8 6</mark>" in figure[1]
+        assert f"人事 × {column}：文書では空欄、0 として配置" in figure[1]
+    assert "class=blank" not in pages["release"].html.read_text(encoding="utf-8")  # placement not recorded
+
+
+@pytest.fixture(scope="module")
+def pdf_valid_page(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A build of the real document as a PDF (the reportlab facsimile), which passes."""
+    sys.path.insert(0, str(REAL.parent.parent / "tools"))
+    import facsimile
+
+    root = tmp_path_factory.mktemp("html-pdf-valid")
+    pdf = root / REAL.with_suffix(".pdf").name
+    facsimile.make(REAL, pdf, "reportlab")
+    return _build(root, pdf, "--dry-run")
+
+
+def test_each_placed_cell_of_a_pdf_shows_its_empty_place_on_the_page(pdf_valid_page: Built) -> None:
+    """For a PDF, each placed cell's evidence is a crop of the page: its row and the 合計 row as printed,
+    the cell's place outlined, empty, over its column's total, and apart from the other placed cell."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    assert pdf_valid_page.code == 0
+    html = pdf_valid_page.html.read_text(encoding="utf-8")
+    figures = re.findall(r'<figure class=blank id="blank-([^"]+)"><img src="data:image/png;base64,([^"]+)" '
+                         r'width=(\d+) height=(\d+) data-line=(\d+) data-box="(\d+),(\d+),(\d+),(\d+)" alt="([^"]+)">',
+                         html)
+    assert [f[0] for f in figures] == ["人事-学", "人事-その他"]
+    places = []
+    for cell, data, width, height, line, *box, alt in figures:
+        column = cell.split("-", 1)[1]
+        assert alt == f"原文 25 行目（1 ページ）：人事 14 8 6。{column} の欄は空欄" and line == "25"
+        assert f'<a href="#blank-{cell}">0</a>' in html
+        image = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+        assert image.size == (int(width), int(height)) and len(data) < 20_000
+        left, top, right, bottom = map(int, box)
+        assert 0 <= left < right <= image.width and 0 <= top < bottom <= image.height
+        gray = image.convert("L")
+        assert gray.getextrema()[0] < 100  # the header and the row are printed around it
+        assert gray.crop((left + 4, top + 4, right - 4, bottom - 4)).getextrema()[0] > 200  # the place is empty
+        assert gray.crop((left, bottom, right, image.height)).getextrema()[0] < 100  # the column's total below it
+        edge = [image.getpixel((x, top + 1)) for x in range(left + 3, right - 3)]
+        assert sum(1 for p in edge if p[0] > 150 and p[1] < 80) > len(edge) // 2  # outlined
+        places.append((left, right))
+    assert places[0][1] < places[1][0]  # 学 left of その他, the two places apart
+
+
+def test_a_release_report_given_its_pdf_shows_the_count_table_and_each_placed_cell(
+    pdf_valid_page: Built, published: Path, tmp_path: Path
+) -> None:
+    """`etl report RELEASE --source PDF`: the PDF must give the release's tables; the page then shows
+    the printed count table, says which cells were placed, shows each one's place, and names the PDF."""
+    import hashlib
+
+    pdf = pdf_valid_page.html.parent / REAL.with_suffix(".pdf").name
+    html = tmp_path / "release.html"
+    assert main(["report", str(published), "--source", str(pdf), "--html", str(html)]) == 0
+    page = html.read_text(encoding="utf-8")
+    assert "id=count-table-source><img src=\"data:image/png;base64," in page
+    assert re.findall(r'<figure class=blank id="blank-([^"]+)"><img src="data:image/png', page) == ["人事-学", "人事-その他"]
+    assert "ビルドが 0 として配置したセル" in page and "区別できない" not in page
+    assert f"<dt>原本の SHA-256</dt><dd>{hashlib.sha256(pdf.read_bytes()).hexdigest()}</dd>" in page
+    assert f"<dt>原本</dt><dd>{pdf}</dd>" in page
+
+
+def test_a_release_report_refuses_a_source_that_is_not_its_document(
+    published: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Another edition's text, or a link, as --source: exit 2 naming why, and no page written."""
+    edited = write_doc(tmp_path / "raw", edit(real_lines(), 92, "2,400千円", "2,500千円"))
+    link = tmp_path / "link.txt"
+    link.symlink_to(REAL)
+    for source, says in ((edited, "initiatives differ"), (link, "link")):
+        html = tmp_path / "page.html"
+        capfd.readouterr()
+        assert main(["report", str(published), "--source", str(source), "--html", str(html)]) == 2
+        err = capfd.readouterr().err
+        assert f"--source {source}" in err and says in err and "Traceback" not in err, err
+        assert not html.exists()
+
+
 @pytest.mark.parametrize("kind", ["invalid", "release"])
 def test_the_a4_print_cuts_no_table_row(chromium, pages: dict[str, Built], kind: str, tmp_path: Path) -> None:
     """Chromium's PDF of the page on A4: every row of the check tables lies on one page. Each row's 説明
@@ -344,15 +437,15 @@ def test_the_first_screen_of_a_failing_pdf_build_holds_the_failure_its_crop_and_
     assert boxes["crop"]["y"] + boxes["crop"]["height"] < 800, boxes
 
 
-@pytest.mark.parametrize("kind", ["valid", "invalid", "release", "pdf"])
+@pytest.mark.parametrize("kind", ["valid", "invalid", "release", "pdf", "pdf-valid"])
 def test_axe_finds_no_serious_accessibility_violation(chromium, pages: dict[str, Built], pdf_page: Built,
-                                                      kind: str) -> None:
+                                                      pdf_valid_page: Built, kind: str) -> None:
     """axe-core, run in Chromium, finds no serious or critical violation: headings in order, header cells
     with scope, alt text on every crop and chart, contrast, lang="ja"."""
     from axe_playwright_python.sync_playwright import Axe
 
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
-    page.goto((pdf_page if kind == "pdf" else pages[kind]).html.as_uri())
+    page.goto({"pdf": pdf_page, "pdf-valid": pdf_valid_page}.get(kind, pages.get(kind)).html.as_uri())
     violations = Axe().run(page).response["violations"]
     unscoped = page.eval_on_selector_all("th:not([scope])", "els => els.map(el => el.textContent)")
     levels = page.eval_on_selector_all("h1, h2, h3", "els => els.map(el => Number(el.tagName[1]))")

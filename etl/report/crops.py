@@ -18,7 +18,11 @@ SCALE = 2.5  # pixels per PDF point: legible Japanese at a few kilobytes a crop
 MARGIN = 10  # PDF points of the page shown around the line (about a line above and below)
 OUTLINE = (179, 38, 30)  # the report's colour for a failure
 MAX_CROPS = 20  # a report with many failures shows the first few crops; the lines say the rest
-PALETTE = 8  # colours of the PNG: black text, the page, grey rules, the red outline and their blends
+# The PNG's colours, fixed: the page, greys for text and rules, the outline and its blend with the page.
+# Chosen from the image instead, a small outline lost its red to the text's black.
+PALETTE = ("#ffffff", "#000000", "#484848", "#888888", "#c8c8c8", "#e8e8e8", "#b3261e", "#d9938e")
+
+Boxes = list[tuple[float, float, float, float]]  # characters' boxes in PDF points, origin bottom left
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,22 @@ class Crop:
         return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
-def crops(pdf: bytes, wanted: dict[object, list[str]]) -> dict[object, Crop]:
-    """key → the crop of the page that prints the key's lines (all of them, one box around each); a key
-    whose first line is not found has none.
+@dataclass(frozen=True)
+class EmptyCell:
+    """A cell a table leaves empty: the line of its row, and a line of the same table that prints its
+    column (a row with every cell filled, such as the totals) with the index of the word printed in
+    that column. Its crop shows both rows and outlines the cell's place: on the row's line, right
+    above or below that word, where the row's number would be printed. A header is no guide: a text
+    laid out line by line does not set its names over their columns."""
+
+    row: str
+    reference: str
+    word: int
+
+
+def crops(pdf: bytes, wanted: dict[object, list[str] | EmptyCell]) -> dict[object, Crop]:
+    """key → the crop of the page that prints the key's lines (all of them, one box around each), or
+    the key's empty cell (its place outlined); a key whose first line is not found has none.
 
     Any failure of pdfium (a PDF it cannot open) gives no crops: the report still shows the lines."""
     import pypdfium2 as pdfium
@@ -46,11 +63,17 @@ def crops(pdf: bytes, wanted: dict[object, list[str]]) -> dict[object, Crop]:
     out: dict[object, Crop] = {}
     try:
         pages = [_page_text(document[i]) for i in range(len(document))]
-        for key, texts in list(wanted.items())[:MAX_CROPS]:
-            found = _find(pages, texts)
+        for key, want in list(wanted.items())[:MAX_CROPS]:
+            if isinstance(want, EmptyCell):
+                cell = _find_cell(pages, want)
+                if cell is not None:
+                    index, shown, place = cell
+                    out[key] = _crop(document[index], index + 1, shown, [[place]])
+                continue
+            found = _find(pages, want)
             if found is not None:
                 index, boxes = found
-                out[key] = _crop(document[index], index + 1, boxes)
+                out[key] = _crop(document[index], index + 1, boxes, boxes)
     except Exception:  # noqa: BLE001 - a page pdfium cannot render: the crops made so far are kept
         return out
     finally:
@@ -60,7 +83,7 @@ def crops(pdf: bytes, wanted: dict[object, list[str]]) -> dict[object, Crop]:
 
 def _find(pages: list[tuple[str, list]], texts: list[str]) -> tuple[int, list[list]] | None:
     """The page that prints the first text, and the character boxes of each text found on it."""
-    keys = ["".join(t.split()) for t in texts if "".join(t.split())]
+    keys = [_key(t) for t in texts if _key(t)]
     for index, (chars, boxes) in enumerate(pages):
         at = chars.find(keys[0]) if keys else -1
         if at < 0:
@@ -75,6 +98,43 @@ def _find(pages: list[tuple[str, list]], texts: list[str]) -> tuple[int, list[li
     return None
 
 
+def _find_cell(pages: list[tuple[str, list]], cell: EmptyCell) -> tuple[int, list[Boxes], tuple] | None:
+    """The page that prints the cell's row, the boxes of that row and of the reference row on the same
+    page, and the box of the cell's place: the reference word's width (at least a line's height either
+    side of its middle, the room of a number) across the row's height."""
+    row, reference = _key(cell.row), _key(cell.reference)
+    offsets = _word_offsets(cell.reference)
+    if not row or not reference or not 0 <= cell.word < len(offsets):
+        return None
+    for index, (chars, boxes) in enumerate(pages):
+        at = chars.find(row)
+        if at < 0:
+            continue
+        ref = chars.find(reference)
+        if ref < 0:
+            return None  # the table goes on over a page break: no place to show for certain
+        start, length = offsets[cell.word]
+        word, line = boxes[ref + start:ref + start + length], boxes[at:at + len(row)]
+        x0, x1 = min(b[0] for b in word), max(b[2] for b in word)
+        y0, y1 = min(b[1] for b in line), max(b[3] for b in line)
+        middle, half = (x0 + x1) / 2, max((x1 - x0) / 2, y1 - y0)
+        return index, [line, boxes[ref:ref + len(reference)]], (middle - half, y0, middle + half, y1)
+    return None
+
+
+def _word_offsets(line: str) -> list[tuple[int, int]]:
+    """(start, length) of each of the line's words in its characters without white space."""
+    out, offset = [], 0
+    for word in line.split():
+        out.append((offset, len(word)))
+        offset += len(word)
+    return out
+
+
+def _key(text: str) -> str:
+    return "".join(text.split())
+
+
 def _page_text(page) -> tuple[str, list[tuple[float, float, float, float]]]:
     """The page's characters without white space, and the box of each (PDF points, origin bottom left)."""
     from etl.source.pdf import pdfium_chars
@@ -83,12 +143,13 @@ def _page_text(page) -> tuple[str, list[tuple[float, float, float, float]]]:
     return "".join(text for text, _ in read), [box for text, box in read for _ in text]
 
 
-def _crop(page, number: int, lines: list[list[tuple[float, float, float, float]]]) -> Crop:
-    """The part of the page around the lines, each line outlined; the box of all of them as data."""
-    from PIL import ImageDraw
+def _crop(page, number: int, shown: list[Boxes], outlined: list[Boxes]) -> Crop:
+    """The part of the page around what is shown and outlined, each outlined box list framed; the
+    frame of all of them as data."""
+    from PIL import Image, ImageDraw
 
     width, height = page.get_size()
-    every = [b for line in lines for b in line]
+    every = [b for boxes in shown + outlined for b in boxes]
     x0, y0 = max(0.0, min(b[0] for b in every) - MARGIN), max(0.0, min(b[1] for b in every) - MARGIN)
     x1, y1 = min(width, max(b[2] for b in every) + MARGIN), min(height, max(b[3] for b in every) + MARGIN)
     image = page.render(scale=SCALE, crop=(x0, y0, width - x1, height - y1)).to_pil().convert("RGB")
@@ -98,8 +159,18 @@ def _crop(page, number: int, lines: list[list[tuple[float, float, float, float]]
                 round((max(b[2] for b in boxes) - x0) * SCALE) + 3, round((y1 - min(b[1] for b in boxes)) * SCALE) + 3)
 
     draw = ImageDraw.Draw(image)
-    for line in lines:
-        draw.rectangle(pixels(line), outline=OUTLINE, width=2)
+    for boxes in outlined:
+        draw.rectangle(pixels(boxes), outline=OUTLINE, width=2)
     png = io.BytesIO()
-    image.quantize(colors=PALETTE).save(png, format="PNG", optimize=True)
-    return Crop(number, png.getvalue(), pixels(every), image.size)
+    image.quantize(palette=_palette(), dither=Image.Dither.NONE).save(png, format="PNG", optimize=True)
+    return Crop(number, png.getvalue(), pixels([b for boxes in outlined for b in boxes]), image.size)
+
+
+def _palette():
+    from PIL import Image
+
+    from PIL import ImageColor
+
+    image = Image.new("P", (1, 1))
+    image.putpalette([v for colour in PALETTE for v in ImageColor.getrgb(colour)])
+    return image

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -21,6 +21,17 @@ from etl.report.text import render as terminal
 from etl.shared.results import CheckResult, Report, shown
 
 PLACEMENT = "agreement_counts.placement"
+
+
+class Blank(NamedTuple):
+    """Where a placed cell shows in the source: the header's line and its row's line (a text's
+    evidence), and a complete row's line with the index of its word in the cell's column (where a
+    PDF's crop outlines the empty place)."""
+
+    header: int
+    row: int
+    reference: int
+    word: int
 
 
 @dataclass
@@ -40,6 +51,8 @@ class Page:
     programme: str = ""  # the partnership programme's name, as the document gives it
     lines: tuple[str, ...] = ()  # the source's numbered lines (a PDF's as its reader gave them), for evidence
     crops: dict = field(default_factory=dict)  # line → etl.report.crops.Crop of the PDF page printing it
+    # (協定種別, 相手方区分) of each placed cell → where it shows (Blank), for its evidence
+    blank_lines: dict[tuple[str, str], Blank] = field(default_factory=dict)
 
 
 def e(value: Any) -> str:
@@ -101,6 +114,9 @@ div.evidence { display: flex; flex-wrap: wrap; gap: .3rem 1rem; align-items: fle
 figure.crop { margin: 0; flex: 0 1 34rem; min-width: 0; } figure.crop img { width: 100%; height: auto; border: 1px solid var(--line); }
 figure.crop figcaption { font-size: .8rem; color: #57606a; } pre.source { margin: 0; } pre.source mark { background: var(--mark); display: block; font-weight: bold; }
 pre.source .ln { display: inline-block; min-width: 3em; text-align: right; color: #57606a; }
+div.blanks .figures { display: flex; flex-wrap: wrap; gap: .5rem 1rem; } h3 { font-size: 1rem; }
+figure.blank { margin: 0; flex: 0 1 30rem; min-width: 0; } figure.blank img { width: 100%; height: auto; border: 1px solid var(--line); }
+figure.blank figcaption { font-size: .8rem; color: #57606a; }
 @media print { @page { size: A4; margin: 12mm; }
   body { max-width: none; margin: 0; font-size: 9pt; } tr, figure, .chart { break-inside: avoid; }
   thead { display: table-header-group; } h2 { break-after: avoid; }
@@ -267,7 +283,35 @@ def _counts(page: Page) -> str:
         f'各行を枠で囲む）"><figcaption>原文の表（{crop.page} ページ）：空欄のセルを含む各行が、文書に印字されたとおり'
         "</figcaption></figure>")
     return ('<section id="counts"><h2>協定数（協定種別 × 相手方区分）</h2>' + "".join(html) + legend + source
-            + f'<figure class="chart" id="chart-counts">{chart}</figure></section>')
+            + _blanks(page, rows, cols) + f'<figure class="chart" id="chart-counts">{chart}</figure></section>')
+
+
+def _blank_id(row: str, col: str) -> str:
+    return f"blank-{row}-{col}"
+
+
+def _blanks(page: Page, rows: list[str], cols: list[str]) -> str:
+    """Each cell the build placed, with its evidence: for a PDF the crop of the page where its row is
+    printed, the cell's empty place outlined; for a text the numbered lines of the header and the row."""
+    figures = []
+    for row, col in ((r, c) for r in rows for c in cols if (r, c) in page.blank_lines):
+        header, line = page.blank_lines[(row, col)][:2]
+        crop = page.crops.get(("blank", row, col))
+        if crop is not None:
+            body = (f'<img src="{crop.data_uri()}" width={crop.size[0]} height={crop.size[1]} data-line={line} '
+                    f'data-box="{",".join(map(str, crop.box))}" alt="原文 {line} 行目（{crop.page} ページ）：'
+                    f'{e(page.lines[line - 1])}。{e(col)} の欄は空欄">')
+            where = f"{crop.page} ページ、{line} 行目（枠：{e(col)} の欄）"
+        else:
+            body = (f'<pre class=source aria-label="原文 {header} 行目と {line} 行目"><span class=ln>{header}</span> '
+                    f'{e(page.lines[header - 1])}\n<mark><span class=ln>{line}</span> {e(page.lines[line - 1])}</mark></pre>')
+            where = f"{header} 行目（見出し）と {line} 行目"
+        figures.append(f'<figure class=blank id="{e(_blank_id(row, col))}">{body}<figcaption>{e(row)} × {e(col)}：'
+                       f"文書では空欄、0 として配置。{where}</figcaption></figure>")
+    if not figures:
+        return ""
+    return ("<div class=blanks><h3>0 として配置したセルの原文</h3><div class=figures>" + "".join(figures)
+            + "</div></div>")
 
 
 def _chart(name: str, *args) -> str:
@@ -283,7 +327,10 @@ def _chart(name: str, *args) -> str:
 def _cell(page: Page, row: str, col: str, value: int | None) -> str:
     placed = (row, col) in page.placed if page.placed is not None else value == 0
     title = ' title="文書では空欄: 0 として配置"' if page.placed is not None else ' title="0（空欄または印字された 0）"'
-    return f'<td class="n{" placed" if placed else ""}"{title if placed else ""}>{e(value)}</td>'
+    shown = e(value)
+    if (row, col) in page.blank_lines:  # to the cell's evidence below the table
+        shown = f'<a href="#{e(_blank_id(row, col))}">{shown}</a>'
+    return f'<td class="n{" placed" if placed else ""}"{title if placed else ""}>{shown}</td>'
 
 
 def _total(printed: dict | None, computed: int) -> str:
@@ -407,27 +454,49 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
     lines = tuple(dataset.evidence.raw.text.split("\n")) if dataset is not None and dataset.evidence else ()
     count_lines = dataset.evidence.raw.count_rows["原文行番号"].to_list() if lines else []
+    placed = placed_cells(report, columns)
+    blanks = _blank_lines(dataset.evidence.raw, placed, len(lines)) if lines else {}
     return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
-                placed=placed_cells(report, columns), programme=dataset.programme if dataset is not None else "",
-                lines=lines, crops=_pdf_crops(report, data, lines, count_lines))
+                placed=placed, programme=dataset.programme if dataset is not None else "",
+                lines=lines, crops=_pdf_crops(report, data, lines, count_lines, blanks), blank_lines=blanks)
+
+
+def _blank_lines(raw, placed: set[tuple[str, str]], count: int) -> dict[tuple[str, str], Blank]:
+    """Where each placed cell shows, from what extract read (etl.extract): the categories' header, the
+    count rows, and the last row that prints every column (the totals) as the reference."""
+    columns = raw.categories.text.split()
+    rows = raw.count_rows.to_dicts()
+    complete = [r for r in rows if len(r["値"]) == len(columns) + 1]  # its total, then every column
+    if not complete or not 1 <= raw.categories.line <= count:
+        return {}
+    reference = complete[-1]
+    words = len(reference["値"])  # the values are the line's last words, after its label
+    by_label = {r["ラベル"]: r["原文行番号"] for r in rows}
+    return {(r, c): Blank(raw.categories.line, by_label[r], reference["原文行番号"],
+                          -words + 1 + columns.index(c))
+            for r, c in sorted(placed) if r in by_label and c in columns and 1 <= by_label[r] <= count}
 
 
 COUNT_TABLE = "count-table"  # the key of the crop of the whole count table
 
 
-def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines: list[int]) -> dict:
-    """For a PDF input, the crops of the lines its failures name and of the count table (its rows, each
-    outlined), by etl.report.crops; none for a text."""
+def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines: list[int],
+               blanks: dict[tuple[str, str], tuple[int, int]] | None = None) -> dict:
+    """For a PDF input, the crops of the lines its failures name, of the count table (its rows, each
+    outlined) and of each placed cell (its empty place outlined), by etl.report.crops; none for a text."""
     from etl.source.pdf import is_pdf
 
     if not lines or not is_pdf(data):
         return {}
-    wanted: dict[object, list[str]] = {}  # the count table first: crops past MAX_CROPS are left out
+    from etl.report.crops import EmptyCell, crops
+
+    wanted: dict[object, object] = {}  # the count table first: crops past MAX_CROPS are left out
     if count_lines:
         wanted[COUNT_TABLE] = [lines[n - 1] for n in count_lines if 1 <= n <= len(lines)]
     wanted |= {n: [lines[n - 1]] for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
-    from etl.report.crops import crops
-
+    wanted |= {("blank", r, c): EmptyCell(lines[b.row - 1], lines[b.reference - 1],
+                                          len(lines[b.reference - 1].split()) + b.word)
+               for (r, c), b in (blanks or {}).items() if 1 <= b.reference <= len(lines)}
     return crops(data, wanted)
 
 
@@ -444,9 +513,12 @@ def _source_bytes(source: Path) -> tuple[bytes, str]:
         return b"", f"(cannot be read: {exc.strerror})"
 
 
-def release_page(release: Path, against: Path | None = None, report: Report | None = None) -> Page:
+def release_page(release: Path, against: Path | None = None, report: Report | None = None,
+                 document: Path | None = None) -> Page:
     """The report of a published release, re-validated from its files (as `etl validate` does)
-    unless the caller has just done so and passes its `report`."""
+    unless the caller has just done so and passes its `report`. Given the `document` it was built
+    from, the page also shows where the count table and each placed cell are printed (see
+    `_with_source`)."""
     from etl.shared import schemas
     from etl.validate.run import descriptor_entry, read_csv, read_resource, release_descriptor, validate_release
 
@@ -473,4 +545,46 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
         from etl.release.diff import diff_releases
 
         page.diff, page.against = diff_releases(against, root), str(against)
+    if document is not None:
+        _with_source(page, Path(document))
     return page
+
+
+def _with_source(page: Page, source: Path) -> None:
+    """The release's document, read again: it must give the release's tables (原文行番号 aside, since
+    a PDF and its text number their lines differently), or UsageError. The page then says which
+    cells were placed, and shows the count table and each placed cell as printed (crops of a PDF,
+    numbered lines of a text)."""
+    import hashlib
+
+    from etl.errors import EtlError, UsageError
+    from etl.extract import extract
+    from etl.source.registry import check_document
+    from etl.source.text import from_bytes, read_bytes
+    from etl.transform import transform
+    from etl.validate.checks import run_text_checks
+
+    try:
+        check_document(source)  # a link is refused before anything is read
+        data = read_bytes(source)
+        dataset = transform(extract(from_bytes(source, data)))
+    except EtlError as exc:
+        raise UsageError(f"--source {source}: {exc}") from None
+    differing = [name for name, frame in page.tables.items() if not _same_values(frame, dataset.tables.get(name))]
+    if differing or not page.tables:
+        raise UsageError(f"--source {source} does not give this release's tables ({', '.join(differing) or 'none read'} "
+                         "differ, 原文行番号 aside): pass the document the release was built from.")
+    raw = dataset.evidence.raw
+    columns = page.tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list()
+    page.placed = placed_cells(Report(run_text_checks(dataset.evidence)), columns)
+    page.lines = tuple(raw.text.split("\n"))
+    page.blank_lines = _blank_lines(raw, page.placed, len(page.lines))
+    page.crops = _pdf_crops(Report(), data, page.lines, raw.count_rows["原文行番号"].to_list(), page.blank_lines)
+    page.facts |= {"原本": str(source), "原本の SHA-256": hashlib.sha256(data).hexdigest()}
+
+
+def _same_values(release: pl.DataFrame, built: pl.DataFrame | None) -> bool:
+    if built is None:
+        return False
+    keep = [c for c in release.columns if c != "原文行番号"]
+    return release.columns == built.columns and release.select(keep).equals(built.select(keep))
