@@ -85,6 +85,17 @@ def test_the_misprinted_total_is_named_first(pages: dict[str, Built]) -> None:
     assert "✗</span> 216 / 215" in page and page.count('<tr class="fail"') == 1
 
 
+def test_each_check_id_is_shown_with_what_it_checks_in_japanese(pages: dict[str, Built]) -> None:
+    """The interface is Japanese: under each check id, its title (etl.validate.run.title)."""
+    from etl.validate.run import title
+
+    html = pages["invalid"].html.read_text(encoding="utf-8")
+    ids = set(re.findall(r'data-check="([^"]+)"', html))
+    assert "agreement_counts.column_totals" in ids and len(ids) > 20
+    for check in ids:
+        assert f"<code>{check}</code><span class=title>{title(check)}</span>" in html, check
+
+
 def test_placed_cells_are_marked(pages: dict[str, Built]) -> None:
     """The two dropped cells of 人事 are marked as placed by the build; a release marks its 0s, saying why."""
     page = pages["valid"].html.read_text(encoding="utf-8")

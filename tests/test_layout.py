@@ -169,6 +169,23 @@ def test_every_check_id_leads_to_one_function_in_validate() -> None:
         find("initiatives.no_such_check")
 
 
+def test_every_check_id_says_in_japanese_what_it_checks() -> None:
+    """The HTML report is in Japanese: each check id of a report has a Japanese title (etl.validate.run.title),
+    one for each named check, family of per-table checks and source check; an unknown id has none."""
+    import unicodedata
+
+    from etl.validate.checks import CHECKS
+    from etl.validate.run import SOURCE_CHECKS, title
+
+    ids = _report_ids() | {c.check for c in CHECKS} | set(SOURCE_CHECKS)
+    japanese = {i: title(i) for i in sorted(ids)}
+    assert {i: t for i, t in japanese.items()
+            if not any(unicodedata.name(ch, "").startswith(("CJK", "HIRAGANA", "KATAKANA")) for ch in t)} == {}
+    assert len({c.title for c in CHECKS}) == len(CHECKS)  # each named check says its own
+    with pytest.raises(KeyError):
+        title("initiatives.no_such_check")
+
+
 def test_only_validate_builds_check_results() -> None:
     """No stage but etl.validate makes a CheckResult: the checks computed from raw text are there too."""
     makers = {"passed", "failed", "CheckResult"}
@@ -187,7 +204,7 @@ def test_a_check_id_is_registered_once() -> None:
     from etl.validate.checks import TABLES, check
 
     with pytest.raises(ValueError, match="two checks are named"):
-        check("initiatives.sub_amount_within_budget", "initiatives", TABLES)(lambda given, c: [])
+        check("initiatives.sub_amount_within_budget", "initiatives", TABLES, title="二度目")(lambda given, c: [])
 
 
 def test_the_readme_shows_the_tree() -> None:

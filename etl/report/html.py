@@ -113,6 +113,7 @@ dt { font-weight: bold; } dd { margin: 0; overflow-wrap: anywhere; }
 div.evidence { display: flex; flex-wrap: wrap; gap: .3rem 1rem; align-items: flex-start; }
 figure.crop { margin: 0; flex: 0 1 34rem; min-width: 0; } figure.crop img { width: 100%; height: auto; border: 1px solid var(--line); }
 figure.crop figcaption { font-size: .8rem; color: #57606a; } pre.source { margin: 0; } pre.source mark { background: var(--mark); display: block; font-weight: bold; }
+table.checks { width: 100%; } span.title { display: block; max-width: 18em; font-size: .8rem; color: #57606a; }
 pre.source .ln { display: inline-block; min-width: 3em; text-align: right; color: #57606a; }
 div.blanks .figures { display: flex; flex-wrap: wrap; gap: .5rem 1rem; } h3 { font-size: 1rem; }
 figure.blank { margin: 0; flex: 0 1 30rem; min-width: 0; } figure.blank img { width: 100%; height: auto; border: 1px solid var(--line); }
@@ -199,7 +200,7 @@ def _check_rows(report: Report, checks: list[str], lines: tuple[str, ...] = (), 
         evidence = [_evidence(r, lines, crops) if not r.passed else "" for r in results]
         span = len(results) + sum(1 for x in evidence if x)
         for i, (r, shown_lines) in enumerate(zip(results, evidence)):
-            head = (f'<td rowspan="{span}"><code>{e(check)}</code></td>'
+            head = (f'<td rowspan="{span}"><code>{e(check)}</code>{_title(check)}</td>'
                     f'<td rowspan="{span}">{e(r.table)}</td>') if i == 0 else ""
             mark = '<span class="ok">✓</span>' if r.passed else '<span class="bad">✗</span>'
             anchor = f' id="check-{e(check)}"' if i == 0 else ""
@@ -210,6 +211,16 @@ def _check_rows(report: Report, checks: list[str], lines: tuple[str, ...] = (), 
             if shown_lines:
                 rows.append(shown_lines)
     return rows
+
+
+def _title(check: str) -> str:
+    """What the check checks, in Japanese (etl.validate.run.title), under its id."""
+    from etl.validate.run import title
+
+    try:
+        return f"<span class=title>{e(title(check))}</span>"
+    except KeyError:  # an id of a newer or older etl: shown as it is
+        return ""
 
 
 def _failed_checks(page: Page) -> str:

@@ -43,20 +43,22 @@ class Check:
     table: str  # the table its failures are grouped under
     run: Run
     reads: frozenset[str]  # "tables", "text" or both
+    title: str  # what it checks, in Japanese: the HTML report shows it beside the id
 
 
 CHECKS: list[Check] = []  # in the order the report lists them (within each of the two runs)
 TABLES, TEXT = "tables", "text"
 
 
-def check(check_id: str, table: str, *reads: str) -> Callable[[Run], Run]:
-    """Register a check function under its report id; it receives that id to name its results."""
+def check(check_id: str, table: str, *reads: str, title: str) -> Callable[[Run], Run]:
+    """Register a check function under its report id, with what it checks in Japanese (`title`); it
+    receives that id to name its results."""
     def register(run: Run) -> Run:
         if any(c.check == check_id for c in CHECKS):
             raise ValueError(f"two checks are named {check_id}")
         if not reads or set(reads) - {TABLES, TEXT}:
             raise ValueError(f"{check_id} must read {TABLES!r}, {TEXT!r} or both, not {reads!r}")
-        CHECKS.append(Check(check_id, table, run, frozenset(reads)))
+        CHECKS.append(Check(check_id, table, run, frozenset(reads), title))
         return run
     return register
 
@@ -87,7 +89,8 @@ def run_text_checks(evidence: Evidence) -> list[CheckResult]:
 # ── section 1: the count table and the partner list ───────────────────────────────────────
 
 
-@check("agreement_counts.placement", "agreement_counts", TEXT)
+@check("agreement_counts.placement", "agreement_counts", TEXT,
+       title="空欄のセルの置き場所が、印字された合計から一つに決まる")
 def placement(given: Given, check: str) -> list[CheckResult]:
     """Every printed number of the count table has one column: dropped (empty) cells are placed by
     the only arrangement that misses the fewest printed 合計; otherwise the rows are refused."""
@@ -178,14 +181,16 @@ def _totals_by(tables: Tables, axis: str, check: str, noun: str) -> list[CheckRe
     return out or [passed(check, "agreement_counts")]
 
 
-@check("agreement_counts.row_totals", "agreement_counts", TABLES)
+@check("agreement_counts.row_totals", "agreement_counts", TABLES,
+       title="協定種別ごとに、セルの合計が印字された協定数と一致する")
 def row_totals(given: Given, check: str) -> list[CheckResult]:
     """Every 協定種別 row sums to its printed 協定数."""
     tables = given.tables
     return _totals_by(tables, "協定種別", check, "協定数")
 
 
-@check("agreement_counts.column_totals", "agreement_counts", TABLES)
+@check("agreement_counts.column_totals", "agreement_counts", TABLES,
+       title="相手方区分ごとに、セルの合計が印字された合計と一致する")
 def column_totals(given: Given, check: str) -> list[CheckResult]:
     """Every 相手方区分 column sums to its printed 合計."""
     tables = given.tables
@@ -197,7 +202,8 @@ def _single(tables: Tables, table: str, axis: str) -> dict | None:
     return rows[0] if len(rows) == 1 else None
 
 
-@check("agreement_counts.grand_total", "agreement_counts", TABLES)
+@check("agreement_counts.grand_total", "agreement_counts", TABLES,
+       title="合計行の総数が全セルの合計と一致する")
 def grand_total(given: Given, check: str) -> list[CheckResult]:
     """The 合計 row's printed total equals the sum of all cells."""
     tables = given.tables
@@ -214,7 +220,8 @@ def grand_total(given: Given, check: str) -> list[CheckResult]:
                    line=total["原文行番号"])]
 
 
-@check("agreement_counts.headline_total", "agreement_counts", TABLES)
+@check("agreement_counts.headline_total", "agreement_counts", TABLES,
+       title="見出しの協定数（N件）が表の総数と一致する")
 def headline_total(given: Given, check: str) -> list[CheckResult]:
     """The headline 「他の機関との連携協定数：N件」 equals the 合計 row's total or, where that total is
     misprinted (agreement_counts.grand_total says so), the sum of the cells: one misprint, one failure."""
@@ -235,7 +242,8 @@ def headline_total(given: Given, check: str) -> list[CheckResult]:
                    line=head["原文行番号"])]
 
 
-@check("partnership_partners.count", "partnership_partners", TABLES)
+@check("partnership_partners.count", "partnership_partners", TABLES,
+       title="協定先の名称の数が【協定先:N団体】と一致する")
 def partner_count(given: Given, check: str) -> list[CheckResult]:
     """The partner list has as many names as 【協定先:N団体】 says."""
     tables = given.tables
@@ -252,7 +260,8 @@ def partner_count(given: Given, check: str) -> list[CheckResult]:
                    line=printed["原文行番号"])]
 
 
-@check("partnership_partners.unique_names", "partnership_partners", TABLES)
+@check("partnership_partners.unique_names", "partnership_partners", TABLES,
+       title="同じ協定先が二度載っていない")
 def unique_partner_names(given: Given, check: str) -> list[CheckResult]:
     """No partner is listed twice (same name after normalisation)."""
     tables = given.tables
@@ -270,7 +279,8 @@ def unique_partner_names(given: Given, check: str) -> list[CheckResult]:
 # ── section 2: initiatives, their budgets and partners ────────────────────────────────────
 
 
-@check("initiatives.fiscal_year", "initiatives", TEXT, TABLES)
+@check("initiatives.fiscal_year", "initiatives", TEXT, TABLES,
+       title="節 2 と節 3 の年度が一つで、和暦と西暦が合う")
 def fiscal_year(given: Given, check: str) -> list[CheckResult]:
     """Sections 2 and 3 describe one and the same 年度: in the text, every heading's 和暦 year is
     possible and agrees with its printed Gregorian year and with the others; in the tables, one 年度."""
@@ -313,7 +323,8 @@ def _fiscal_year_in_text(readings: list[tuple[int | None, int | None, int]], che
 MUST_BE_LISTED = {"partnership_activities"}
 
 
-@check("initiative_partners.partner_resolution", "initiative_partners", TEXT)
+@check("initiative_partners.partner_resolution", "initiative_partners", TEXT,
+       title="節 2 の連携先の名称が、協定先一覧の二つ以上に当たらない")
 def partner_resolution(given: Given, check: str) -> list[CheckResult]:
     """Every partner name printed resolves by exact name key to at most one listed partner (in
     section 3, to exactly one); never by substring or prefix."""
@@ -334,10 +345,12 @@ def partner_resolution(given: Given, check: str) -> list[CheckResult]:
     return out or [passed(check, table)]
 
 
-check("partnership_activities.partner_resolution", "partnership_activities", TEXT)(partner_resolution)
+check("partnership_activities.partner_resolution", "partnership_activities", TEXT,
+      title="節 3 の協定先の名称が、協定先一覧のちょうど一つに決まる")(partner_resolution)
 
 
-@check("initiatives.amounts_assigned", "initiatives", TEXT)
+@check("initiatives.amounts_assigned", "initiatives", TEXT,
+       title="節 2 の「N千円」がそれぞれ一度だけ予算額かうち額になる")
 def amounts_assigned(given: Given, check: str) -> list[CheckResult]:
     """Every 「N千円」 printed in section 2 is a budget or a sub-amount, exactly once."""
     raw, used = given.text.raw, given.text.amounts
@@ -359,7 +372,8 @@ def _label(r: dict) -> str:
     return f"取組ID {r['取組ID']} 「{r['協定名称']}」 (line {r['原文行番号']})"
 
 
-@check("initiative_items.line_breaks", "initiative_items", TEXT)
+@check("initiative_items.line_breaks", "initiative_items", TEXT,
+       title="セル内の改行が、折り返しか新しい項目かに読み分けられる")
 def line_breaks(given: Given, check: str) -> list[CheckResult]:
     """A line of a plain multi-line cell either wraps (the line before it fills the column) or starts a new
     item (the line before it is clearly shorter). A line before it that fills nearly the threshold's
@@ -378,7 +392,8 @@ def line_breaks(given: Given, check: str) -> list[CheckResult]:
         actual=round(r["割合"], 3)) for r in near.iter_rows(named=True)] or [passed(check, "initiative_items")]
 
 
-@check("initiatives.budget_positive", "initiatives", TABLES)
+@check("initiatives.budget_positive", "initiatives", TABLES,
+       title="どの取組にも正の予算額（千円）がある")
 def budgets_positive(given: Given, check: str) -> list[CheckResult]:
     """Every initiative has a budget, a positive whole number of 千円."""
     tables = given.tables
@@ -392,7 +407,8 @@ def budgets_positive(given: Given, check: str) -> list[CheckResult]:
     ] or [passed(check, "initiatives")]
 
 
-@check("initiatives.sub_amount_within_budget", "initiatives", TEXT, TABLES)
+@check("initiatives.sub_amount_within_budget", "initiatives", TEXT, TABLES,
+       title="「※うち」額に見出しがあり、予算額より小さい")
 def sub_amount_within_budget(given: Given, check: str) -> list[CheckResult]:
     """A 「※うち…」 sub-amount has its label and is smaller than its budget; in the text, a budget has
     at most one such label (a second would silently replace the first)."""
@@ -418,7 +434,8 @@ def sub_amount_within_budget(given: Given, check: str) -> list[CheckResult]:
     return out or [passed(check, "initiatives")]
 
 
-@check("initiatives.partner_count", "initiatives", TABLES)
+@check("initiatives.partner_count", "initiatives", TABLES,
+       title="協定先数が、名称の挙がった連携先の数以上")
 def initiative_partner_counts(given: Given, check: str) -> list[CheckResult]:
     """協定先数 is at least the number of partners named for the initiative."""
     tables = given.tables
@@ -432,7 +449,8 @@ def initiative_partner_counts(given: Given, check: str) -> list[CheckResult]:
     ] or [passed(check, "initiatives")]
 
 
-@check("initiatives.as_of_fits_fiscal_year", "initiatives", TABLES)
+@check("initiatives.as_of_fits_fiscal_year", "initiatives", TABLES,
+       title="時点が資料の年度（当初予算）の時期に合う")
 def as_of_fits_fiscal_year(given: Given, check: str) -> list[CheckResult]:
     """時点 and 年度 belong together: a document about 年度 N (April N to March N+1) is an initial-budget
     material, dated from April N-1 (while the budget is drawn up) to March N+1 (while it runs). Either

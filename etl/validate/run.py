@@ -537,6 +537,38 @@ FAMILIES: dict[str, Callable[..., Any]] = {
 }
 
 
+# What each family of per-table checks, and each source check, checks, in Japanese (the named checks
+# carry theirs in etl.validate.checks): the HTML report shows it beside the id.
+FAMILY_TITLES = {
+    "schema": "型・必須・値の範囲などが Table Schema（schemas/）に合う",
+    "foreign_key": "参照する値が参照先の表にある",
+    "integrity": "ファイルの大きさと SHA-256 が datapackage.json の記録と一致する",
+    "types": "CSV の各セルが列の型で読める",
+    "files": "表の CSV と Parquet がそろっている",
+    "parquet_matches_csv": "Parquet の内容が CSV と同じ",
+    "resources": "datapackage.json が表をそれぞれ一度ずつ、そのファイルの位置で挙げる",
+    "descriptor_schema": "datapackage.json に埋め込まれた Table Schema が schemas/ と同じ",
+    "formula_cells": "表計算ソフトが数式として実行するセルがない",
+    "shapes": "各セルの文字が、その列の値の形をしている（列のずれがない）",
+}
+SOURCE_TITLES = {
+    RegistrationError.check: "原本が raw/datapackage.json に記録された大きさとハッシュのとおり完全",
+    SourceError.check: "原本を文字として（PDF なら文字の層から）読める",
+    LayoutError.check: "原本の節と表が、この資料の構成どおりに見つかる",
+}
+
+
+def title(check_id: str) -> str:
+    """What a check id checks, in Japanese; KeyError for an id no check has."""
+    named = {c.check: c.title for c in CHECKS}
+    if check_id in named:
+        return named[check_id]
+    if check_id in SOURCE_TITLES:
+        return SOURCE_TITLES[check_id]
+    find(check_id)  # KeyError for an id no check has
+    return FAMILY_TITLES[check_id.partition(".")[2].split(".")[0]]
+
+
 def find(check_id: str) -> Callable[..., Any]:
     """The one function that decides a check id of a report; KeyError for an id no check has."""
     named = {c.check: c.run for c in CHECKS}
