@@ -468,6 +468,20 @@ def test_axe_finds_no_serious_accessibility_violation(chromium, pages: dict[str,
     assert not serious, serious
 
 
+def test_a_crop_is_taken_from_the_page_the_reader_found_its_line_on(pdf_valid_page: Built) -> None:
+    """Given the reader's page, only that page is looked at: a line printed on several pages is cropped
+    where the build read it, and a line not on the page given has no crop (never another page's)."""
+    from etl.report.crops import Lines, crops
+    from etl.source.pdf import read_lines
+
+    data = (pdf_valid_page.html.parent / REAL.with_suffix(".pdf").name).read_bytes()
+    read = read_lines(data, "real.pdf")
+    line = next(t for t, p in zip(read.lines, read.pages, strict=True) if p == 2 and len(t.split()) > 1)
+    found = crops(data, {"right page": Lines([line], 2), "wrong page": Lines([line], 1), "any page": [line]})
+    assert found["right page"].page == 2 and found["any page"].page == 2
+    assert "wrong page" not in found
+
+
 def test_a_pdf_pdfium_cannot_open_gives_no_crop_not_a_crash() -> None:
     """The report's crops are evidence, not a check: a PDF pdfium refuses (or a line it does not find)
     leaves the page with the numbered lines only."""

@@ -55,6 +55,7 @@ def extract(source: SourceText) -> Extracted:
         partner_count=partner_count,
         fiscal_years=years,
         text="\n".join(source.lines),
+        pages=tuple(source.pages),
         **init,
         **act,
     )

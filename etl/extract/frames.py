@@ -39,3 +39,4 @@ class Extracted:
     activity_partners: pl.DataFrame
     activity_fields: pl.DataFrame
     text: str = field(repr=False, default="")
+    pages: tuple[int, ...] = field(repr=False, default=())  # a PDF's page of each line; none for a text

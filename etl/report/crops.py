@@ -37,6 +37,14 @@ class Crop:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """Lines of the document, and the page the reader found the first on (None: look on every page)."""
+
+    texts: list[str]
+    page: int | None = None
+
+
+@dataclass(frozen=True)
 class EmptyCell:
     """A cell a table leaves empty: the line of its row, and a line of the same table that prints its
     column (a row with every cell filled, such as the totals) with the index of the word printed in
@@ -47,11 +55,14 @@ class EmptyCell:
     row: str
     reference: str
     word: int
+    page: int | None = None  # where the reader found the row (None: look on every page)
 
 
-def crops(pdf: bytes, wanted: dict[object, list[str] | EmptyCell]) -> dict[object, Crop]:
+def crops(pdf: bytes, wanted: dict[object, Lines | list[str] | EmptyCell]) -> dict[object, Crop]:
     """key → the crop of the page that prints the key's lines (all of them, one box around each), or
-    the key's empty cell (its place outlined); a key whose first line is not found has none.
+    the key's empty cell (its place outlined); a key whose first line is not found has none. Given
+    the page the reader found a line on, only that page is looked at: a line printed twice (a
+    running header, a repeated value) is cropped where the build read it.
 
     Any failure of pdfium (a PDF it cannot open) gives no crops: the report still shows the lines."""
     import pypdfium2 as pdfium
@@ -61,16 +72,22 @@ def crops(pdf: bytes, wanted: dict[object, list[str] | EmptyCell]) -> dict[objec
     except Exception:  # noqa: BLE001 - a PDF pdfium cannot open: the report shows the lines only
         return {}
     out: dict[object, Crop] = {}
+    read: dict[int, tuple[str, list]] = {}  # a page's text, read once and only when needed
     try:
-        pages = [_page_text(document[i]) for i in range(len(document))]
         for key, want in list(wanted.items())[:MAX_CROPS]:
+            want = want if isinstance(want, (Lines, EmptyCell)) else Lines(list(want))
+            hint = want.page if want.page is not None and 1 <= want.page <= len(document) else None
+            for i in [hint - 1] if hint else range(len(document)):
+                if i not in read:
+                    read[i] = _page_text(document[i])
+            pages = {i: read[i] for i in ([hint - 1] if hint else range(len(document)))}
             if isinstance(want, EmptyCell):
                 cell = _find_cell(pages, want)
                 if cell is not None:
                     index, shown, place = cell
                     out[key] = _crop(document[index], index + 1, shown, [[place]])
                 continue
-            found = _find(pages, want)
+            found = _find(pages, want.texts)
             if found is not None:
                 index, boxes = found
                 out[key] = _crop(document[index], index + 1, boxes, boxes)
@@ -81,10 +98,10 @@ def crops(pdf: bytes, wanted: dict[object, list[str] | EmptyCell]) -> dict[objec
     return out
 
 
-def _find(pages: list[tuple[str, list]], texts: list[str]) -> tuple[int, list[list]] | None:
+def _find(pages: dict[int, tuple[str, list]], texts: list[str]) -> tuple[int, list[list]] | None:
     """The page that prints the first text, and the character boxes of each text found on it."""
     keys = [_key(t) for t in texts if _key(t)]
-    for index, (chars, boxes) in enumerate(pages):
+    for index, (chars, boxes) in pages.items():
         at = chars.find(keys[0]) if keys else -1
         if at < 0:
             continue
@@ -98,7 +115,7 @@ def _find(pages: list[tuple[str, list]], texts: list[str]) -> tuple[int, list[li
     return None
 
 
-def _find_cell(pages: list[tuple[str, list]], cell: EmptyCell) -> tuple[int, list[Boxes], tuple] | None:
+def _find_cell(pages: dict[int, tuple[str, list]], cell: EmptyCell) -> tuple[int, list[Boxes], tuple] | None:
     """The page that prints the cell's row, the boxes of that row and of the reference row on the same
     page, and the box of the cell's place: the reference word's width (at least a line's height either
     side of its middle, the room of a number) across the row's height."""
@@ -106,7 +123,7 @@ def _find_cell(pages: list[tuple[str, list]], cell: EmptyCell) -> tuple[int, lis
     offsets = _word_offsets(cell.reference)
     if not row or not reference or not 0 <= cell.word < len(offsets):
         return None
-    for index, (chars, boxes) in enumerate(pages):
+    for index, (chars, boxes) in pages.items():
         at = chars.find(row)
         if at < 0:
             continue

@@ -469,7 +469,9 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     blanks = _blank_lines(dataset.evidence.raw, placed, len(lines)) if lines else {}
     return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
                 placed=placed, programme=dataset.programme if dataset is not None else "",
-                lines=lines, crops=_pdf_crops(report, data, lines, count_lines, blanks), blank_lines=blanks)
+                lines=lines, crops=_pdf_crops(report, data, lines, count_lines, blanks,
+                                              dataset.evidence.raw.pages if lines else ()),
+                blank_lines=blanks)
 
 
 def _blank_lines(raw, placed: set[tuple[str, str]], count: int) -> dict[tuple[str, str], Blank]:
@@ -492,21 +494,26 @@ COUNT_TABLE = "count-table"  # the key of the crop of the whole count table
 
 
 def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines: list[int],
-               blanks: dict[tuple[str, str], tuple[int, int]] | None = None) -> dict:
+               blanks: dict[tuple[str, str], Blank] | None = None, pages: tuple[int, ...] = ()) -> dict:
     """For a PDF input, the crops of the lines its failures name, of the count table (its rows, each
     outlined) and of each placed cell (its empty place outlined), by etl.report.crops; none for a text."""
     from etl.source.pdf import is_pdf
 
     if not lines or not is_pdf(data):
         return {}
-    from etl.report.crops import EmptyCell, crops
+    from etl.report.crops import EmptyCell, Lines, crops
+
+    def page(n: int) -> int | None:  # where the reader found line n
+        return pages[n - 1] if 1 <= n <= len(pages) else None
 
     wanted: dict[object, object] = {}  # the count table first: crops past MAX_CROPS are left out
-    if count_lines:
-        wanted[COUNT_TABLE] = [lines[n - 1] for n in count_lines if 1 <= n <= len(lines)]
-    wanted |= {n: [lines[n - 1]] for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
+    counted = [n for n in count_lines if 1 <= n <= len(lines)]
+    if counted:
+        wanted[COUNT_TABLE] = Lines([lines[n - 1] for n in counted], page(counted[0]))
+    wanted |= {n: Lines([lines[n - 1]], page(n))
+               for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
     wanted |= {("blank", r, c): EmptyCell(lines[b.row - 1], lines[b.reference - 1],
-                                          len(lines[b.reference - 1].split()) + b.word)
+                                          len(lines[b.reference - 1].split()) + b.word, page(b.row))
                for (r, c), b in (blanks or {}).items() if 1 <= b.reference <= len(lines)}
     return crops(data, wanted)
 
@@ -590,7 +597,8 @@ def _with_source(page: Page, source: Path) -> None:
     page.placed = placed_cells(Report(run_text_checks(dataset.evidence)), columns)
     page.lines = tuple(raw.text.split("\n"))
     page.blank_lines = _blank_lines(raw, page.placed, len(page.lines))
-    page.crops = _pdf_crops(Report(), data, page.lines, raw.count_rows["原文行番号"].to_list(), page.blank_lines)
+    page.crops = _pdf_crops(Report(), data, page.lines, raw.count_rows["原文行番号"].to_list(), page.blank_lines,
+                            raw.pages)
     page.facts |= {"原本": str(source), "原本の SHA-256": hashlib.sha256(data).hexdigest()}
 
 
