@@ -184,9 +184,7 @@ def _crop(page, number: int, shown: list[Boxes], outlined: list[Boxes]) -> Crop:
 
 
 def _palette():
-    from PIL import Image
-
-    from PIL import ImageColor
+    from PIL import Image, ImageColor
 
     image = Image.new("P", (1, 1))
     image.putpalette([v for colour in PALETTE for v in ImageColor.getrgb(colour)])
