@@ -152,16 +152,22 @@ def _outputs_missing(command: str, missing: list[str], code: int = EXIT_PUBLISH)
     return code
 
 
-def _build(args: argparse.Namespace) -> int:
+def _remove_stale(*outputs: tuple[str, Path | None]) -> None:
+    """A report left by an earlier run must never be taken for this one's: removed before any work."""
     from etl.errors import UsageError
-    from etl.source import pdf, registry
 
-    for option, path in (("--report", args.report), ("--html", args.html)):
-        if path is not None:  # a report left by an earlier run must never be taken for this one's
+    for option, path in outputs:
+        if path is not None:
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
                 raise UsageError(f"{option} {path}: cannot be replaced ({exc.strerror}).") from None
+
+
+def _build(args: argparse.Namespace) -> int:
+    from etl.source import pdf, registry
+
+    _remove_stale(("--report", args.report), ("--html", args.html))
     raw = args.raw or registry.newest_document(Path("raw"))
     args.selected = None if args.raw else registry.selection_note(Path("raw"), raw)
     if args.selected:
@@ -313,6 +319,7 @@ def _report(args: argparse.Namespace) -> int:
 
     _libraries_loaded()
 
+    _remove_stale(("--html", args.html))
     page = html_report.release_page(args.release, args.against, document=args.source)
     written = _write_html(page, args.html)
     print(page.terminal)

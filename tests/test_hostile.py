@@ -435,6 +435,21 @@ def test_a_pdf_that_inflates_beyond_the_memory_limit_is_refused(monkeypatch) -> 
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # KiB
 
 
+def test_a_reader_whose_parent_has_gone_ends_instead_of_waiting_to_send(monkeypatch) -> None:
+    """The reader's child closes the pipe end the fork gave it: were `etl` killed, a result larger than
+    the pipe holds would otherwise keep the child waiting for ever; now its send fails and it ends."""
+    from etl.source import pdf
+
+    monkeypatch.setattr(pdf, "_read_lines", lambda data, name: b"x" * 4 * 2**20)  # far more than a pipe holds
+    reading = pdf._Reading(b"%PDF-1.4", "gone.pdf")
+    try:
+        reading.receive.close()  # the parent has gone
+        reading.child.join(20)
+        assert not reading.child.is_alive()
+    finally:
+        reading.stop()
+
+
 def test_a_pdf_reader_that_never_returns_is_killed_at_the_deadline(monkeypatch) -> None:
     """Row 12: the wall-clock limit holds even when the reader is stuck where no alarm reaches (inside zlib):
     the child is killed at MAX_SECONDS (+ a grace) and the build gets a SourceError saying so."""

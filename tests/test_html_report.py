@@ -309,9 +309,9 @@ def test_each_placed_cell_of_a_text_links_to_its_header_and_row(pages: dict[str,
     """A cell the build placed as 0 links, from the matrix, to the numbered lines that show it empty:
     the header that names its column, and its row, marked."""
     html = pages["valid"].html.read_text(encoding="utf-8")
-    for column in ("学", "その他"):
-        assert f'<a href="#blank-人事-{column}">0</a>' in html
-        figure = re.search(rf'<figure class=blank id="blank-人事-{column}">(.*?)</figure>', html, flags=re.S)
+    for place, column in (("1-3", "学"), ("1-4", "その他")):  # 人事 is the matrix's first row
+        assert f'<a href="#blank-{place}">0</a>' in html
+        figure = re.search(rf'<figure class=blank id="blank-{place}">(.*?)</figure>', html, flags=re.S)
         assert figure, column
         assert "<span class=ln>23</span> 官 民 学 その他" in figure[1]
         assert "<mark><span class=ln>25</span> 人事 14 8 6</mark>" in figure[1]
@@ -344,10 +344,10 @@ def test_each_placed_cell_of_a_pdf_shows_its_empty_place_on_the_page(pdf_valid_p
     figures = re.findall(r'<figure class=blank id="blank-([^"]+)"><img src="data:image/png;base64,([^"]+)" '
                          r'width=(\d+) height=(\d+) data-line=(\d+) data-box="(\d+),(\d+),(\d+),(\d+)" alt="([^"]+)">',
                          html)
-    assert [f[0] for f in figures] == ["人事-学", "人事-その他"]
+    assert [f[0] for f in figures] == ["1-3", "1-4"]  # 人事 × 学, 人事 × その他
     places = []
     for cell, data, width, height, line, *box, alt in figures:
-        column = cell.split("-", 1)[1]
+        column = {"1-3": "学", "1-4": "その他"}[cell]
         assert alt == f"原文 25 行目（1 ページ）：人事 14 8 6。{column} の欄は空欄" and line == "25"
         assert f'<a href="#blank-{cell}">0</a>' in html
         image = Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
@@ -376,7 +376,7 @@ def test_a_release_report_given_its_pdf_shows_the_count_table_and_each_placed_ce
     assert main(["report", str(published), "--source", str(pdf), "--html", str(html)]) == 0
     page = html.read_text(encoding="utf-8")
     assert "id=count-table-source><img src=\"data:image/png;base64," in page
-    assert re.findall(r'<figure class=blank id="blank-([^"]+)"><img src="data:image/png', page) == ["人事-学", "人事-その他"]
+    assert re.findall(r'<figure class=blank id="blank-([^"]+)"><img src="data:image/png', page) == ["1-3", "1-4"]
     assert "ビルドが 0 として配置したセル" in page and "区別できない" not in page
     assert f"<dt>原本の SHA-256</dt><dd>{hashlib.sha256(pdf.read_bytes()).hexdigest()}</dd>" in page
     assert f"<dt>原本</dt><dd>{pdf}</dd>" in page
@@ -385,14 +385,22 @@ def test_a_release_report_given_its_pdf_shows_the_count_table_and_each_placed_ce
 def test_a_release_report_refuses_a_source_that_is_not_its_document(
     published: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """Another edition's text, or a link, as --source: exit 2 naming why, and no page written."""
+    """Another edition's text, a link, or a release whose count table cannot be read, with --source:
+    exit 2 naming why, and no page (an older one is removed, never left looking current)."""
+    import shutil
+
     edited = write_doc(tmp_path / "raw", edit(real_lines(), 92, "2,400千円", "2,500千円"))
     link = tmp_path / "link.txt"
     link.symlink_to(REAL)
-    for source, says in ((edited, "initiatives differ"), (link, "link")):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(published, damaged)
+    next(damaged.glob("*agreement_counts.csv")).unlink()
+    for release, source, says in ((published, edited, "initiatives differ"), (published, link, "link"),
+                                  (damaged, REAL, "agreement_counts could not be read")):
         html = tmp_path / "page.html"
+        html.write_text("an earlier run's page", encoding="utf-8")
         capfd.readouterr()
-        assert main(["report", str(published), "--source", str(source), "--html", str(html)]) == 2
+        assert main(["report", str(release), "--source", str(source), "--html", str(html)]) == 2
         err = capfd.readouterr().err
         assert f"--source {source}" in err and says in err and "Traceback" not in err, err
         assert not html.exists()
@@ -480,6 +488,25 @@ def test_a_crop_is_taken_from_the_page_the_reader_found_its_line_on(pdf_valid_pa
     found = crops(data, {"right page": Lines([line], 2), "wrong page": Lines([line], 1), "any page": [line]})
     assert found["right page"].page == 2 and found["any page"].page == 2
     assert "wrong page" not in found
+
+
+def test_a_placed_cell_is_outlined_in_the_table_where_its_row_is_printed_twice(
+    pdf_valid_page: Built, tmp_path: Path
+) -> None:
+    """A chart label above the table printing the 人事 row's text again does not move the crop: the
+    row taken is the one printed nearest above the 合計 row, so the crop is the one of the plain PDF."""
+    sys.path.insert(0, str(REAL.parent.parent / "tools"))
+    import facsimile
+
+    from etl.report.crops import EmptyCell, crops
+
+    text = tmp_path / REAL.name
+    text.write_text("\n".join(edit(real_lines(), 15, "人事", "人事 14 8 6")), encoding="utf-8")
+    twice = facsimile.make(text, tmp_path / "twice.pdf", "reportlab").read_bytes()
+    plain = (pdf_valid_page.html.parent / REAL.with_suffix(".pdf").name).read_bytes()
+    cell = EmptyCell("人事 14 8 6", "合計 295 54 215 22 4", 4, 1)  # 学: the 合計 row's 5th word, 22
+    found = [crops(data, {"学": cell})["学"] for data in (plain, twice)]
+    assert found[1].size == found[0].size and found[1].box == found[0].box
 
 
 def test_a_pdf_pdfium_cannot_open_gives_no_crop_not_a_crash() -> None:

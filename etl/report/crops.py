@@ -118,25 +118,42 @@ def _find(pages: dict[int, tuple[str, list]], texts: list[str]) -> tuple[int, li
 def _find_cell(pages: dict[int, tuple[str, list]], cell: EmptyCell) -> tuple[int, list[Boxes], tuple] | None:
     """The page that prints the cell's row, the boxes of that row and of the reference row on the same
     page, and the box of the cell's place: the reference word's width (at least a line's height either
-    side of its middle, the room of a number) across the row's height."""
+    side of its middle, the room of a number) across the row's height. Where the row's or the
+    reference's text is printed more than once (a chart's labels above the table), the pair taken
+    is the row printed nearest above a reference: the table's own."""
     row, reference = _key(cell.row), _key(cell.reference)
     offsets = _word_offsets(cell.reference)
     if not row or not reference or not 0 <= cell.word < len(offsets):
         return None
     for index, (chars, boxes) in pages.items():
-        at = chars.find(row)
-        if at < 0:
+        rows = [boxes[at:at + len(row)] for at in _occurrences(chars, row)]
+        if not rows:
             continue
-        ref = chars.find(reference)
-        if ref < 0:
+        refs = [boxes[at:at + len(reference)] for at in _occurrences(chars, reference)]
+        pairs = [(_middle(a) - _middle(r), a, r) for a in rows for r in refs if _middle(a) > _middle(r)]
+        if not pairs:
             return None  # the table goes on over a page break: no place to show for certain
+        _, line, ref = min(pairs, key=lambda pair: pair[0])
         start, length = offsets[cell.word]
-        word, line = boxes[ref + start:ref + start + length], boxes[at:at + len(row)]
+        word = ref[start:start + length]
         x0, x1 = min(b[0] for b in word), max(b[2] for b in word)
         y0, y1 = min(b[1] for b in line), max(b[3] for b in line)
         middle, half = (x0 + x1) / 2, max((x1 - x0) / 2, y1 - y0)
-        return index, [line, boxes[ref:ref + len(reference)]], (middle - half, y0, middle + half, y1)
+        return index, [line, ref], (middle - half, y0, middle + half, y1)
     return None
+
+
+def _occurrences(chars: str, key: str) -> list[int]:
+    out, at = [], chars.find(key)
+    while at >= 0:
+        out.append(at)
+        at = chars.find(key, at + 1)
+    return out
+
+
+def _middle(boxes: Boxes) -> float:
+    """The height of a line's middle on the page (PDF points, from the bottom)."""
+    return (min(b[1] for b in boxes) + max(b[3] for b in boxes)) / 2
 
 
 def _word_offsets(line: str) -> list[tuple[int, int]]:

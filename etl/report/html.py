@@ -270,7 +270,7 @@ def _counts(page: Page) -> str:
     for r in rows:
         html.append(f"<tr><th scope=row>{e(r)}</th>")
         for c in cols:
-            html.append(_cell(page, r, c, cells.get((r, c))))
+            html.append(_cell(page, r, c, cells.get((r, c)), _blank_id(rows, cols, r, c)))
         html.append(_total(printed.get(("協定種別", r)), sum(cells.get((r, c)) or 0 for c in cols)))
         html.append("</tr>")
     grand = printed.get(("総数", "合計"), {}).get("区分", "合計")
@@ -297,8 +297,10 @@ def _counts(page: Page) -> str:
             + _blanks(page, rows, cols) + f'<figure class="chart" id="chart-counts">{chart}</figure></section>')
 
 
-def _blank_id(row: str, col: str) -> str:
-    return f"blank-{row}-{col}"
+def _blank_id(rows: list[str], cols: list[str], row: str, col: str) -> str:
+    """The anchor of a placed cell's evidence, by its place in the matrix: names from the document
+    could hold '%' (which a browser decodes in a link) or '-'."""
+    return f"blank-{rows.index(row) + 1}-{cols.index(col) + 1}"
 
 
 def _blanks(page: Page, rows: list[str], cols: list[str]) -> str:
@@ -317,7 +319,7 @@ def _blanks(page: Page, rows: list[str], cols: list[str]) -> str:
             body = (f'<pre class=source aria-label="原文 {header} 行目と {line} 行目"><span class=ln>{header}</span> '
                     f'{e(page.lines[header - 1])}\n<mark><span class=ln>{line}</span> {e(page.lines[line - 1])}</mark></pre>')
             where = f"{header} 行目（見出し）と {line} 行目"
-        figures.append(f'<figure class=blank id="{e(_blank_id(row, col))}">{body}<figcaption>{e(row)} × {e(col)}：'
+        figures.append(f'<figure class=blank id="{_blank_id(rows, cols, row, col)}">{body}<figcaption>{e(row)} × {e(col)}：'
                        f"文書では空欄、0 として配置。{where}</figcaption></figure>")
     if not figures:
         return ""
@@ -335,12 +337,12 @@ def _chart(name: str, *args) -> str:
         return f'<p class="bad">グラフを描けませんでした: {e(exc)}</p>'
 
 
-def _cell(page: Page, row: str, col: str, value: int | None) -> str:
+def _cell(page: Page, row: str, col: str, value: int | None, anchor: str) -> str:
     placed = (row, col) in page.placed if page.placed is not None else value == 0
     title = ' title="文書では空欄: 0 として配置"' if page.placed is not None else ' title="0（空欄または印字された 0）"'
     shown = e(value)
     if (row, col) in page.blank_lines:  # to the cell's evidence below the table
-        shown = f'<a href="#{e(_blank_id(row, col))}">{shown}</a>'
+        shown = f'<a href="#{anchor}">{shown}</a>'
     return f'<td class="n{" placed" if placed else ""}"{title if placed else ""}>{shown}</td>'
 
 
@@ -577,6 +579,7 @@ def _with_source(page: Page, source: Path) -> None:
 
     from etl.errors import EtlError, UsageError
     from etl.extract import extract
+    from etl.shared import schemas
     from etl.source.registry import check_document
     from etl.source.text import from_bytes, read_bytes
     from etl.transform import transform
@@ -588,10 +591,14 @@ def _with_source(page: Page, source: Path) -> None:
         dataset = transform(extract(from_bytes(source, data)))
     except EtlError as exc:
         raise UsageError(f"--source {source}: {exc}") from None
+    unread = [ts.name for ts in schemas.tables() if ts.name not in page.tables]
+    if unread:
+        raise UsageError(f"--source {source}: the release's {', '.join(unread)} could not be read (see `etl validate` "
+                         "on the release), so the document cannot be compared with it.")
     differing = [name for name, frame in page.tables.items() if not _same_values(frame, dataset.tables.get(name))]
-    if differing or not page.tables:
-        raise UsageError(f"--source {source} does not give this release's tables ({', '.join(differing) or 'none read'} "
-                         "differ, 原文行番号 aside): pass the document the release was built from.")
+    if differing:
+        raise UsageError(f"--source {source} does not give this release's tables ({', '.join(differing)} differ, "
+                         "原文行番号 aside): pass the document the release was built from.")
     raw = dataset.evidence.raw
     columns = page.tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list()
     page.placed = placed_cells(Report(run_text_checks(dataset.evidence)), columns)

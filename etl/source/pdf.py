@@ -99,7 +99,7 @@ class _Reading:
         self.data, self.name = data, name
         context = multiprocessing.get_context("fork")  # the child has what is loaded already
         self.receive, send = context.Pipe(duplex=False)
-        self.child = context.Process(target=_child, args=(send, data, name), daemon=True)
+        self.child = context.Process(target=_child, args=(send, data, name, self.receive), daemon=True)
         try:
             self.child.start()
         finally:
@@ -131,8 +131,14 @@ class _Reading:
 _early: _Reading | None = None
 
 
-def _child(send, data: bytes, name: str) -> None:
-    """In the child: read the PDF within the memory limit, send back the lines or the refusal's message."""
+def _child(send, data: bytes, name: str, receive=None) -> None:
+    """In the child: read the PDF within the memory limit, send back the lines or the refusal's message.
+
+    The pipe's reading end, inherited by the fork, is closed first: were the parent killed, the child
+    would otherwise wait for ever to send a large result to a pipe that it alone still holds open.
+    Now the send fails (BrokenPipeError) and the child ends."""
+    if receive is not None:
+        receive.close()
     gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
     try:
         _load_readers()  # before the limit is set: it bounds the reading, not the loading of its libraries
@@ -140,15 +146,23 @@ def _child(send, data: bytes, name: str) -> None:
         if held:  # within a hard limit set from outside (ulimit -v), which a process may not raise
             soft = held + MAX_MEMORY if hard == resource.RLIM_INFINITY else min(held + MAX_MEMORY, hard)
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-        send.send(("lines", _read_lines(data, name)))
+        _say(send, ("lines", _read_lines(data, name)))
     except SourceError as exc:
-        send.send(("error", str(exc)))
+        _say(send, ("error", str(exc)))
     except MemoryError:
-        send.send(("error", _too_big(name)))
+        _say(send, ("error", _too_big(name)))
     except BaseException as exc:  # noqa: BLE001 - a bug of ours: the parent reports it as one
-        send.send(("bug", f"{type(exc).__name__}: {exc}"))
+        _say(send, ("bug", f"{type(exc).__name__}: {exc}"))
     finally:
         send.close()
+
+
+def _say(send, message: tuple[str, Any]) -> None:
+    """Send the child's one message; a parent that has gone (its end closed) hears nothing, and the child ends."""
+    try:
+        send.send(message)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
 
 
 def _load_readers() -> None:
