@@ -9,7 +9,8 @@ The side-by-side part runs, as new processes and interleaved (so that a busy mac
 alike), `python -c "import polars, pandera.polars, frictionless, pyarrow.parquet, pdfplumber,
 pypdfium2"` (ending with gc.freeze(), as `etl` does) and `etl build` of each PDF into an empty
 catalog, and prints the ratio build / imports: the aim is at most 1.6. The package's own modules are
-compiled first, as an installed package's are.
+compiled first, as an installed package's are. `--python PATH` times another interpreter's `etl`
+as well (e.g. an install without the test extras).
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ def in_process(tmp: Path, repeats: int) -> dict[str, Path]:
     return pdfs
 
 
-def side_by_side(pdfs: dict[str, Path], repeats: int) -> None:
-    etl = str(Path(sys.executable).with_name("etl"))
+def side_by_side(pdfs: dict[str, Path], repeats: int, python: str = sys.executable) -> None:
+    etl = str(Path(python).with_name("etl"))
     # As pip does when it installs a package: with an editable install and PYTHONDONTWRITEBYTECODE
     # (set on this machine), every `etl` would otherwise compile its own ~8,000 lines at each start.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "etl")], check=True)
@@ -83,12 +84,12 @@ def side_by_side(pdfs: dict[str, Path], repeats: int) -> None:
     times: dict[str, list[float]] = {"imports (with pdfplumber, pypdfium2)": []}
     times.update({f"etl build ({producer})": [] for producer in pdfs})
     for _ in range(repeats):
-        times["imports (with pdfplumber, pypdfium2)"].append(_wall([sys.executable, "-c", IMPORTS]))
+        times["imports (with pdfplumber, pypdfium2)"].append(_wall([python, "-c", IMPORTS]))
         for producer, pdf in pdfs.items():
             with tempfile.TemporaryDirectory() as tmp:
                 times[f"etl build ({producer})"].append(
                     _wall([etl, "build", "--raw", str(pdf), "--out", str(Path(tmp) / "catalog")]))
-    print(f"new processes, {repeats} runs each, interleaved (median / best, ms)")
+    print(f"new processes ({python}), {repeats} runs each, interleaved (median / best, ms)")
     floor = times["imports (with pdfplumber, pypdfium2)"]
     for name, walls in times.items():
         ratio = "" if walls is floor else (
@@ -96,11 +97,18 @@ def side_by_side(pdfs: dict[str, Path], repeats: int) -> None:
         print(f"  {name:44} {statistics.median(walls) * 1000:7.0f} {min(walls) * 1000:7.0f}{ratio}")
 
 
-def main(repeats: int) -> None:
+def main(argv: list[str]) -> None:
+    repeats = int(argv[0]) if argv and argv[0].isdigit() else 3
+    # --python PATH: also time the builds of a second interpreter, e.g. a venv where the package is
+    # installed without its test extras (`python -m venv V && V/bin/pip install .`): there pandera
+    # does not load hypothesis at its first check (~0.1 s), as it does in .venv.
+    others = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--python"]
     with tempfile.TemporaryDirectory() as tmp:
         pdfs = in_process(Path(tmp), repeats)
         side_by_side(pdfs, repeats)
+        for python in others:
+            side_by_side(pdfs, repeats, python)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    main(sys.argv[1:])
