@@ -11,16 +11,17 @@ a script) can check that the box lies inside the crop.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 from dataclasses import dataclass
 
 SCALE = 2.5  # pixels per PDF point: legible Japanese at a few kilobytes a crop
 MARGIN = 10  # PDF points of the page shown around the line (about a line above and below)
-OUTLINE = (179, 38, 30)  # the report's colour for a failure
+OUTLINE = "#b3261e"  # the report's colour for a failure
 MAX_CROPS = 20  # a report with many failures shows the first few crops; the lines say the rest
 # The PNG's colours, fixed: the page, greys for text and rules, the outline and its blend with the page.
 # Chosen from the image instead, a small outline lost its red to the text's black.
-PALETTE = ("#ffffff", "#000000", "#484848", "#888888", "#c8c8c8", "#e8e8e8", "#b3261e", "#d9938e")
+PALETTE = ("#ffffff", "#000000", "#484848", "#888888", "#c8c8c8", "#e8e8e8", OUTLINE, "#d9938e")
 
 Boxes = list[tuple[float, float, float, float]]  # characters' boxes in PDF points, origin bottom left
 
@@ -72,15 +73,13 @@ def crops(pdf: bytes, wanted: dict[object, Lines | list[str] | EmptyCell]) -> di
     except Exception:  # noqa: BLE001 - a PDF pdfium cannot open: the report shows the lines only
         return {}
     out: dict[object, Crop] = {}
-    read: dict[int, tuple[str, list]] = {}  # a page's text, read once and only when needed
+    text_of = functools.cache(lambda i: _page_text(document[i]))  # a page's text: read once, when needed
     try:
         for key, want in list(wanted.items())[:MAX_CROPS]:
             want = want if isinstance(want, (Lines, EmptyCell)) else Lines(list(want))
-            hint = want.page if want.page is not None and 1 <= want.page <= len(document) else None
-            for i in [hint - 1] if hint else range(len(document)):
-                if i not in read:
-                    read[i] = _page_text(document[i])
-            pages = {i: read[i] for i in ([hint - 1] if hint else range(len(document)))}
+            hinted = want.page is not None and 1 <= want.page <= len(document)
+            indexes = [want.page - 1] if hinted else range(len(document))
+            pages = {i: text_of(i) for i in indexes}
             if isinstance(want, EmptyCell):
                 cell = _find_cell(pages, want)
                 if cell is not None:

@@ -25,8 +25,8 @@ PLACEMENT = "agreement_counts.placement"
 
 class Blank(NamedTuple):
     """Where a placed cell shows in the source: the header's line and its row's line (a text's
-    evidence), and a complete row's line with the index of its word in the cell's column (where a
-    PDF's crop outlines the empty place)."""
+    evidence), and a complete row's line with the index of its word in the cell's column, counted
+    from 0 (where a PDF's crop outlines the empty place)."""
 
     header: int
     row: int
@@ -308,7 +308,8 @@ def _blanks(page: Page, rows: list[str], cols: list[str]) -> str:
     printed, the cell's empty place outlined; for a text the numbered lines of the header and the row."""
     figures = []
     for row, col in ((r, c) for r in rows for c in cols if (r, c) in page.blank_lines):
-        header, line = page.blank_lines[(row, col)][:2]
+        blank = page.blank_lines[(row, col)]
+        header, line = blank.header, blank.row
         crop = page.crops.get(("blank", row, col))
         if crop is not None:
             body = (f'<img src="{crop.data_uri()}" width={crop.size[0]} height={crop.size[1]} data-line={line} '
@@ -464,32 +465,39 @@ def build_page(report: Report, source: Path, dataset=None, version: str | None =
     outcome = report.outcome or {}
     facts["結果"] = f"{outcome.get('status', '')} (exit {outcome.get('exit_code', '')})"
     tables = dataset.tables if dataset is not None else {}
-    columns = tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list() if tables else []
-    lines = tuple(dataset.evidence.raw.text.split("\n")) if dataset is not None and dataset.evidence else ()
-    count_lines = dataset.evidence.raw.count_rows["原文行番号"].to_list() if lines else []
-    placed = placed_cells(report, columns)
-    blanks = _blank_lines(dataset.evidence.raw, placed, len(lines)) if lines else {}
-    return Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables,
-                placed=placed, programme=dataset.programme if dataset is not None else "",
-                lines=lines, crops=_pdf_crops(report, data, lines, count_lines, blanks,
-                                              dataset.evidence.raw.pages if lines else ()),
-                blank_lines=blanks)
+    page = Page(report, f"{facts['データセット']} ビルドレポート", facts, terminal, tables, placed=set(),
+                programme=dataset.programme if dataset is not None else "")
+    if dataset is not None and dataset.evidence is not None:
+        _with_evidence(page, report, dataset.evidence.raw, data)
+    return page
 
 
-def _blank_lines(raw, placed: set[tuple[str, str]], count: int) -> dict[tuple[str, str], Blank]:
+def _with_evidence(page: Page, checked: Report, raw, data: bytes) -> None:
+    """The page's evidence from the source as extract read it (etl.extract's `raw`): its numbered lines,
+    the cells placed (by the placement check among `checked`) and where each shows, and for a PDF
+    (`data`) the crops of the failures of `checked`, of the count table and of the placed cells."""
+    columns = page.tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list()
+    page.placed = placed_cells(checked, columns)
+    page.lines = tuple(raw.text.split("\n"))
+    page.blank_lines = _blank_lines(raw, page.placed, page.lines)
+    page.crops = _pdf_crops(checked, data, page.lines, raw.count_rows["原文行番号"].to_list(), page.blank_lines,
+                            raw.pages)
+
+
+def _blank_lines(raw, placed: set[tuple[str, str]], lines: tuple[str, ...]) -> dict[tuple[str, str], Blank]:
     """Where each placed cell shows, from what extract read (etl.extract): the categories' header, the
     count rows, and the last row that prints every column (the totals) as the reference."""
     columns = raw.categories.text.split()
     rows = raw.count_rows.to_dicts()
     complete = [r for r in rows if len(r["値"]) == len(columns) + 1]  # its total, then every column
-    if not complete or not 1 <= raw.categories.line <= count:
+    if not complete or not all(1 <= n <= len(lines) for n in (raw.categories.line, complete[-1]["原文行番号"])):
         return {}
     reference = complete[-1]
-    words = len(reference["値"])  # the values are the line's last words, after its label
+    # The values are the line's last words, after its label: its total, then one word per column.
+    first = len(lines[reference["原文行番号"] - 1].split()) - len(columns)
     by_label = {r["ラベル"]: r["原文行番号"] for r in rows}
-    return {(r, c): Blank(raw.categories.line, by_label[r], reference["原文行番号"],
-                          -words + 1 + columns.index(c))
-            for r, c in sorted(placed) if r in by_label and c in columns and 1 <= by_label[r] <= count}
+    return {(r, c): Blank(raw.categories.line, by_label[r], reference["原文行番号"], first + columns.index(c))
+            for r, c in sorted(placed) if r in by_label and c in columns and 1 <= by_label[r] <= len(lines)}
 
 
 COUNT_TABLE = "count-table"  # the key of the crop of the whole count table
@@ -514,9 +522,8 @@ def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines:
         wanted[COUNT_TABLE] = Lines([lines[n - 1] for n in counted], page(counted[0]))
     wanted |= {n: Lines([lines[n - 1]], page(n))
                for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
-    wanted |= {("blank", r, c): EmptyCell(lines[b.row - 1], lines[b.reference - 1],
-                                          len(lines[b.reference - 1].split()) + b.word, page(b.row))
-               for (r, c), b in (blanks or {}).items() if 1 <= b.reference <= len(lines)}
+    wanted |= {("blank", r, c): EmptyCell(lines[b.row - 1], lines[b.reference - 1], b.word, page(b.row))
+               for (r, c), b in (blanks or {}).items()}
     return crops(data, wanted)
 
 
@@ -599,13 +606,7 @@ def _with_source(page: Page, source: Path) -> None:
     if differing:
         raise UsageError(f"--source {source} does not give this release's tables ({', '.join(differing)} differ, "
                          "原文行番号 aside): pass the document the release was built from.")
-    raw = dataset.evidence.raw
-    columns = page.tables["agreement_counts"]["相手方区分"].unique(maintain_order=True).to_list()
-    page.placed = placed_cells(Report(run_text_checks(dataset.evidence)), columns)
-    page.lines = tuple(raw.text.split("\n"))
-    page.blank_lines = _blank_lines(raw, page.placed, len(page.lines))
-    page.crops = _pdf_crops(Report(), data, page.lines, raw.count_rows["原文行番号"].to_list(), page.blank_lines,
-                            raw.pages)
+    _with_evidence(page, Report(run_text_checks(dataset.evidence)), dataset.evidence.raw, data)
     page.facts |= {"原本": str(source), "原本の SHA-256": hashlib.sha256(data).hexdigest()}
 
 

@@ -93,7 +93,7 @@ def stop_early() -> None:
 
 
 class _Reading:
-    """One PDF read in its child process, from `start` to `result`."""
+    """One PDF read in its child process: started when made, its lines (or refusal) from `result`."""
 
     def __init__(self, data: bytes, name: str) -> None:
         self.data, self.name = data, name
@@ -131,14 +131,13 @@ class _Reading:
 _early: _Reading | None = None
 
 
-def _child(send, data: bytes, name: str, receive=None) -> None:
+def _child(send, data: bytes, name: str, receive) -> None:
     """In the child: read the PDF within the memory limit, send back the lines or the refusal's message.
 
     The pipe's reading end, inherited by the fork, is closed first: were the parent killed, the child
     would otherwise wait for ever to send a large result to a pipe that it alone still holds open.
     Now the send fails (BrokenPipeError) and the child ends."""
-    if receive is not None:
-        receive.close()
+    receive.close()
     gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
     try:
         _load_readers()  # before the limit is set: it bounds the reading, not the loading of its libraries

@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandera.polars as pandera
 import polars as pl
@@ -508,7 +508,12 @@ def _parquet_matches(ts: schemas.TableSchema, data: bytes | None, path: str | No
 
 # ── the source checks, and where each check id is decided ───────────────────────────────────
 
-SOURCE_CHECKS = (RegistrationError.check, SourceError.check, LayoutError.check)
+# Each source check's id, and what it checks in Japanese (the HTML report shows it beside the id).
+SOURCE_CHECKS = {
+    RegistrationError.check: "原本が raw/datapackage.json に記録された大きさとハッシュのとおり完全",
+    SourceError.check: "原本を文字として（PDF なら文字の層から）読める",
+    LayoutError.check: "原本の節と表が、この資料の構成どおりに見つかる",
+}
 
 
 def source_result(check: str, path: Path, error: EtlError | None = None, expected: Any = None,
@@ -522,51 +527,28 @@ def source_result(check: str, path: Path, error: EtlError | None = None, expecte
     return passed(check, "source", label=path.name, expected=expected, actual=actual)
 
 
+class Family(NamedTuple):
+    """A family of per-table checks: its function, and what it checks in Japanese (the HTML report
+    shows it beside the id)."""
+
+    run: Callable[..., Any]
+    title: str
+
+
 # The per-table checks: `<table>.<kind>`, or `<table>.foreign_key.<fields>`.
-FAMILIES: dict[str, Callable[..., Any]] = {
-    "schema": schema_results,
-    "foreign_key": foreign_key_results,
-    "integrity": integrity_results,
-    "types": read_csv,
-    "files": validate_release,
-    "parquet_matches_csv": _parquet_matches,
-    "resources": descriptor_results,  # datapackage.resources
-    "descriptor_schema": descriptor_results,
-    "formula_cells": formula_results,
-    "shapes": shape_results,
+FAMILIES: dict[str, Family] = {
+    "schema": Family(schema_results, "型・必須・値の範囲などが Table Schema（schemas/）に合う"),
+    "foreign_key": Family(foreign_key_results, "参照する値が参照先の表にある"),
+    "integrity": Family(integrity_results, "ファイルの大きさと SHA-256 が datapackage.json の記録と一致する"),
+    "types": Family(read_csv, "CSV の各セルが列の型で読める"),
+    "files": Family(validate_release, "表の CSV と Parquet がそろっている"),
+    "parquet_matches_csv": Family(_parquet_matches, "Parquet の内容が CSV と同じ"),
+    "resources": Family(descriptor_results,  # datapackage.resources
+                        "datapackage.json が表をそれぞれ一度ずつ、そのファイルの位置で挙げる"),
+    "descriptor_schema": Family(descriptor_results, "datapackage.json に埋め込まれた Table Schema が schemas/ と同じ"),
+    "formula_cells": Family(formula_results, "表計算ソフトが数式として実行するセルがない"),
+    "shapes": Family(shape_results, "各セルの文字が、その列の値の形をしている（列のずれがない）"),
 }
-
-
-# What each family of per-table checks, and each source check, checks, in Japanese (the named checks
-# carry theirs in etl.validate.checks): the HTML report shows it beside the id.
-FAMILY_TITLES = {
-    "schema": "型・必須・値の範囲などが Table Schema（schemas/）に合う",
-    "foreign_key": "参照する値が参照先の表にある",
-    "integrity": "ファイルの大きさと SHA-256 が datapackage.json の記録と一致する",
-    "types": "CSV の各セルが列の型で読める",
-    "files": "表の CSV と Parquet がそろっている",
-    "parquet_matches_csv": "Parquet の内容が CSV と同じ",
-    "resources": "datapackage.json が表をそれぞれ一度ずつ、そのファイルの位置で挙げる",
-    "descriptor_schema": "datapackage.json に埋め込まれた Table Schema が schemas/ と同じ",
-    "formula_cells": "表計算ソフトが数式として実行するセルがない",
-    "shapes": "各セルの文字が、その列の値の形をしている（列のずれがない）",
-}
-SOURCE_TITLES = {
-    RegistrationError.check: "原本が raw/datapackage.json に記録された大きさとハッシュのとおり完全",
-    SourceError.check: "原本を文字として（PDF なら文字の層から）読める",
-    LayoutError.check: "原本の節と表が、この資料の構成どおりに見つかる",
-}
-
-
-def title(check_id: str) -> str:
-    """What a check id checks, in Japanese; KeyError for an id no check has."""
-    named = {c.check: c.title for c in CHECKS}
-    if check_id in named:
-        return named[check_id]
-    if check_id in SOURCE_TITLES:
-        return SOURCE_TITLES[check_id]
-    find(check_id)  # KeyError for an id no check has
-    return FAMILY_TITLES[check_id.partition(".")[2].split(".")[0]]
 
 
 def find(check_id: str) -> Callable[..., Any]:
@@ -576,6 +558,21 @@ def find(check_id: str) -> Callable[..., Any]:
         return named[check_id]
     if check_id in SOURCE_CHECKS:
         return source_result
+    return _family(check_id).run
+
+
+def title(check_id: str) -> str:
+    """What a check id checks, in Japanese (the named checks register theirs with @check); KeyError
+    for an id no check has."""
+    named = {c.check: c.title for c in CHECKS}
+    if check_id in named:
+        return named[check_id]
+    if check_id in SOURCE_CHECKS:
+        return SOURCE_CHECKS[check_id]
+    return _family(check_id).title
+
+
+def _family(check_id: str) -> Family:
     table, _, kind = check_id.partition(".")
     kind = kind.split(".")[0]
     tables = {"datapackage"} | {n for ts in schemas.tables() for n in (ts.name, parquet_resource_name(ts.name))}
