@@ -165,6 +165,7 @@ def _remove_stale(*outputs: tuple[str, Path | None]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from etl.report import drawer
     from etl.source import pdf, registry
 
     _remove_stale(("--report", args.report), ("--html", args.html))
@@ -172,13 +173,18 @@ def _build(args: argparse.Namespace) -> int:
     args.selected = None if args.raw else registry.selection_note(Path("raw"), raw)
     if args.selected:
         print(f"etl build: {args.selected}", file=sys.stderr)
-    # A PDF's reader starts in its own process now, so that it reads while this one loads the libraries
-    # (about 1 s); the pipeline takes its lines only once the registry has verified the bytes.
-    registry.start_reading(raw)
+    # The page's charts and a PDF's reader start in processes of their own now, so that they load
+    # matplotlib and read while this one loads the libraries (about 1 s); the pipeline takes the
+    # PDF's lines only once the registry has verified the bytes. The drawer is forked first: the
+    # reader's child then holds no copy of its pipe.
     try:
+        if args.html:
+            _start_drawing()
+        registry.start_reading(raw)
         return _build_from(raw, args)
     finally:
         pdf.stop_early()
+        drawer.stop()
 
 
 def _build_from(raw: Path, args: argparse.Namespace) -> int:
@@ -189,7 +195,7 @@ def _build_from(raw: Path, args: argparse.Namespace) -> int:
 
     _libraries_loaded()
     try:
-        result = pipeline.build(raw, args.out, args.version, args.dry_run)
+        result = pipeline.build(raw, args.out, args.version, args.dry_run, on_read=_charts_for(args))
     except EtlError as exc:
         report, status = getattr(exc, "report", None), "not published"  # valid data that could not be published
         if report is None and exc.check:  # the input was refused before any table could be checked
@@ -224,6 +230,27 @@ def _build_from(raw: Path, args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(closing)
     return _outputs_missing("build", missing) if missing else EXIT_OK
+
+
+def _start_drawing() -> None:
+    """Fork the child that draws the page's charts and crops (etl.report.drawer). In the `etl` program
+    it loads matplotlib (0.6 s) while this process loads polars. A process that calls `main` again
+    and again forks it only once matplotlib is loaded here: its first page is drawn here, importing
+    matplotlib once, and no later build waits for a child to import it again."""
+    from etl.report import charts, drawer
+
+    if _PROGRAM or charts.loaded():
+        drawer.start()
+
+
+def _charts_for(args: argparse.Namespace):
+    """With --html, the page's charts are asked for as soon as the tables are read: drawn while the
+    build validates and publishes them (etl.report.drawer)."""
+    if not args.html:
+        return None
+    from etl.report import html
+
+    return lambda dataset: html.ask_charts(dataset.tables)
 
 
 def _finish(report, raw: Path, args: argparse.Namespace, dataset=None, terminal: str = "") -> list[str]:
@@ -315,6 +342,16 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from etl.report import drawer
+
+    _start_drawing()
+    try:
+        return _report_page(args)
+    finally:
+        drawer.stop()
+
+
+def _report_page(args: argparse.Namespace) -> int:
     from etl.report import html as html_report
 
     _libraries_loaded()

@@ -74,17 +74,22 @@ def _from_source(source: SourceText) -> Dataset:
 
 
 @small_tables
-def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = False) -> BuildResult:
+def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = False,
+          on_read: Callable[[Dataset], None] | None = None) -> BuildResult:
     """Extract, validate and (when everything passes) publish one release into the catalog.
 
     The document must match its record in raw/datapackage.json (see `etl.source.registry`). A dry run
     also takes a document without a record (the report then has no `source.registered` check),
-    writes, verifies and compares the release in a temporary folder, and publishes nothing."""
+    writes, verifies and compares the release in a temporary folder, and publishes nothing.
+    `on_read` is given the tables as soon as they are read, before they are checked (the CLI starts
+    drawing the report's charts then)."""
     if version is not None:
         catalog.check_version(version)
     check_catalog(out)  # a catalog holding links is refused before anything is read (again under the lock)
     ran = read_checked(Path(raw), allow_unregistered=dry_run)
     dataset = ran.dataset
+    if on_read is not None:
+        on_read(dataset)
     report = with_pages(validate_dataset(dataset), ran.source)
     report.results[:0] = ran.results
     if not report.valid:

@@ -219,7 +219,7 @@ def test_a_label_the_font_lacks_is_said_not_drawn_as_tofu() -> None:
     """A chart whose label has a character IPAexGothic lacks is replaced by a sentence saying so."""
     from etl.report import html as html_report
 
-    shown = html_report._chart("counts_chart", ["人事", "\N{PLAYING CARD ACE OF SPADES}"], ["官"], {})
+    shown = html_report._chart("counts_chart", (["人事", "\N{PLAYING CARD ACE OF SPADES}"], ["官"], {}))
     assert "<svg" not in shown and "グラフを描けませんでした" in shown and "IPAexGothic" in shown
 
 

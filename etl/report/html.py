@@ -70,6 +70,7 @@ def placed_cells(report: Report, columns: list[str]) -> set[tuple[str, str]]:
 
 
 def render(page: Page) -> str:
+    ask_charts(page.tables)  # drawn meanwhile, when a child draws them (etl.report.charts)
     verdict = _verdict(page)
     # What a steward decides on comes first: the verdict and the document, the failed checks with both
     # numbers, then the count matrix with its printed totals; the passing checks, folded by table, and
@@ -258,11 +259,43 @@ def _value(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def _counts(page: Page) -> str:
-    counts, totals = page.tables["agreement_counts"], page.tables["printed_totals"]
+def ask_charts(tables: dict[str, pl.DataFrame]) -> None:
+    """Have the page's charts drawn from these tables now, where a child process draws them (`etl
+    build --html` asks as soon as the document is read, so that they are drawn while it validates)."""
+    from etl.report import drawer
+
+    for name, args in _chart_inputs(tables):
+        drawer.ask(name, *args)
+
+
+def _chart_inputs(tables: dict[str, pl.DataFrame]) -> list[tuple[str, tuple]]:
+    """Each chart the page draws from `tables`: its name in etl.report.charts and its inputs."""
+    wanted = []
+    if "agreement_counts" in tables and "printed_totals" in tables:
+        wanted.append(_counts_chart(*_matrix(tables["agreement_counts"])))
+    if "initiatives" in tables:
+        wanted.append(_budget_chart(_by_field(tables["initiatives"])))
+    return wanted
+
+
+def _matrix(counts: pl.DataFrame) -> tuple[list[str], list[str], dict[tuple[str, str], int | None]]:
     rows = list(dict.fromkeys(counts["協定種別"].to_list()))
     cols = list(dict.fromkeys(counts["相手方区分"].to_list()))
-    cells = {(r["協定種別"], r["相手方区分"]): r["協定数"] for r in counts.iter_rows(named=True)}
+    return rows, cols, {(r["協定種別"], r["相手方区分"]): r["協定数"] for r in counts.iter_rows(named=True)}
+
+
+def _counts_chart(rows: list[str], cols: list[str], cells: dict) -> tuple[str, tuple]:
+    return "counts_chart", (rows, cols, {k: v or 0 for k, v in cells.items()})
+
+
+def _budget_chart(by: pl.DataFrame) -> tuple[str, tuple]:
+    return "budget_chart", (by["分野"].to_list(), [int(v or 0) for v in by["予算額_千円"]],
+                            [int(v or 0) for v in by["うち額_千円"]])
+
+
+def _counts(page: Page) -> str:
+    counts, totals = page.tables["agreement_counts"], page.tables["printed_totals"]
+    rows, cols, cells = _matrix(counts)
     printed = {(r["集計軸"], r["区分"]): r for r in totals.filter(pl.col("対象表") == "agreement_counts")
                .iter_rows(named=True)}
     html = ["<table id=count-matrix><thead><tr><th scope=col>協定種別</th>", *(f"<th scope=col class=n>{e(c)}</th>" for c in cols),
@@ -286,7 +319,7 @@ def _counts(page: Page) -> str:
               "✓ 印字された合計と一致 / ✗ 不一致（印字値 / セルの合計）。</p>" if page.placed is not None else
               "<p class=note>黄色のセルは 0: 文書の空欄（ビルドが配置したセル）か、印字された 0 か"
               "（公開データはどちらかを記録していないため区別できない）。</p>")
-    chart = _chart("counts_chart", rows, cols, {k: v or 0 for k, v in cells.items()})
+    chart = _chart(*_counts_chart(rows, cols, cells))
     crop = page.crops.get(COUNT_TABLE)
     source = "" if crop is None else (
         f'<figure class=crop id=count-table-source><img src="{crop.data_uri()}" width={crop.size[0]} '
@@ -328,12 +361,13 @@ def _blanks(page: Page, rows: list[str], cols: list[str]) -> str:
             + "</div></div>")
 
 
-def _chart(name: str, *args) -> str:
-    """A chart (etl.report.charts, imported only now: matplotlib is slow to load), or why it is missing."""
-    from etl.report import charts
+def _chart(name: str, args: tuple) -> str:
+    """A chart (etl.report.charts: drawn by the child of etl.report.drawer, or here with matplotlib,
+    imported only now), or why it is missing."""
+    from etl.report import charts, drawer
 
     try:
-        return getattr(charts, name)(*args)
+        return drawer.result(name, *args)
     except charts.ChartError as exc:  # the page is written all the same
         return f'<p class="bad">グラフを描けませんでした: {e(exc)}</p>'
 
@@ -356,16 +390,19 @@ def _total(printed: dict | None, computed: int) -> str:
             f'{mark} {e(printed["印字値"])} / {e(computed)}</td>')
 
 
+def _by_field(initiatives: pl.DataFrame) -> pl.DataFrame:
+    return (initiatives.group_by("分野", maintain_order=True)
+            .agg(pl.len().alias("取組数"), pl.col("予算額_千円").sum(), pl.col("うち額_千円").sum(),
+                 pl.col("うち額_内容").drop_nulls().str.join("、")))
+
+
 def _budgets(initiatives: pl.DataFrame) -> str:
-    by = (initiatives.group_by("分野", maintain_order=True)
-          .agg(pl.len().alias("取組数"), pl.col("予算額_千円").sum(), pl.col("うち額_千円").sum(),
-               pl.col("うち額_内容").drop_nulls().str.join("、")))
+    by = _by_field(initiatives)
     rows = "".join(f"<tr><td>{e(r['分野'])}</td><td class=n>{e(r['取組数'])}</td>"
                    f"<td class=n>{r['予算額_千円']:,}</td><td class=n>{_amount(r['うち額_千円'])}</td>"
                    f"<td>{e(r['うち額_内容'])}</td></tr>" for r in by.iter_rows(named=True))
     total = initiatives["予算額_千円"].sum()
-    chart = _chart("budget_chart", by["分野"].to_list(), [int(v or 0) for v in by["予算額_千円"]],
-                   [int(v or 0) for v in by["うち額_千円"]])
+    chart = _chart(*_budget_chart(by))
     return ('<section id="budgets"><h2>分野別の予算額（千円）</h2><table><thead><tr><th scope=col>分野</th>'
             "<th scope=col class=n>取組数</th><th scope=col class=n>予算額_千円</th><th scope=col class=n>うち額_千円</th><th scope=col>うち額_内容</th>"
             f"</tr></thead><tbody>{rows}<tr><th scope=row>計</th><td></td><td class=n>{total:,}</td><td></td><td></td></tr>"
@@ -511,7 +548,8 @@ def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines:
 
     if not lines or not is_pdf(data):
         return {}
-    from etl.report.crops import EmptyCell, Lines, crops
+    from etl.report import drawer
+    from etl.report.crops import EmptyCell, Lines
 
     def page(n: int) -> int | None:  # where the reader found line n
         return pages[n - 1] if 1 <= n <= len(pages) else None
@@ -524,7 +562,7 @@ def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines:
                for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
     wanted |= {("blank", r, c): EmptyCell(lines[b.row - 1], lines[b.reference - 1], b.word, page(b.row))
                for (r, c), b in (blanks or {}).items()}
-    return crops(data, wanted)
+    return drawer.result("crops", data, wanted)
 
 
 def _source_bytes(source: Path) -> tuple[bytes, str]:

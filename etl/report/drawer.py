@@ -1,0 +1,181 @@
+"""The report's pictures (its charts and its crops of the PDF) drawn in a child process, meanwhile.
+
+matplotlib takes about 0.6 s to load and the two charts about 0.1 s each; a PDF's crops need
+pypdfium2 and Pillow loaded (about 0.08 s) and take about 0.03 s. `etl build --html` and `etl report`
+fork this child first (`start`), before they load their own libraries: the child loads matplotlib,
+pypdfium2 and Pillow on the other core meanwhile, at a lower priority than the command and a PDF's
+reader. The build asks for the charts as soon as the tables are read (`ask`), so that they are
+drawn while it validates and publishes; `result` collects them, and renders the crops, which the
+page asks for last. Without the child (a caller of the library), or should it die, everything is
+drawn in this process: the page is the same, byte for byte.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import os
+import pickle
+from typing import Any
+
+from etl.report import charts, crops
+
+PICTURES = {"counts_chart": charts.counts_chart, "budget_chart": charts.budget_chart, "crops": crops.crops}
+MAX_SECONDS = 30  # for one picture; the document's take about 0.1 s
+_WATCH_SECONDS = 1.0  # how often an idle child looks whether its parent is still there
+
+
+def start() -> None:
+    """Fork the child. The `etl` program does so before it loads its libraries (no thread runs yet,
+    and the child does not inherit polars); a long-lived caller once matplotlib is loaded (etl.cli).
+    `stop` ends it."""
+    global _child
+    stop()
+    _child = _Drawer()
+
+
+def stop() -> None:
+    global _child
+    drawer, _child = _child, None
+    if drawer is not None:
+        drawer.stop()
+
+
+def running() -> bool:
+    return _child is not None
+
+
+def ask(name: str, *args: Any) -> None:
+    """Have the child start drawing picture `name` of `args` now (nothing without a child)."""
+    if _child is not None:
+        _child.ask(name, args)
+
+
+def result(name: str, *args: Any) -> Any:
+    """Picture `name` of `args`: the child's when it was asked for, or when the child is free now;
+    else drawn here, so that this process does not wait for the child to draw first what it was
+    asked before (the charts, while a failing build's page wants its crops). Raises as drawing it
+    here would: charts.ChartError when a chart cannot be drawn without tofu, or in time."""
+    global _child
+    if _child is not None and (_child.has(name, args) or not _child.busy()):
+        kind, value = _child.result(name, args)
+        if kind == "done":
+            return value
+        if kind == "error":
+            raise charts.ChartError(value)
+        _child.stop()  # too slow, or gone, or broken: everything is drawn here from now on
+        _child = None
+        if kind == "slow":  # here it would take as long
+            raise charts.ChartError(value)
+    return PICTURES[name](*args)
+
+
+def _key(name: str, args: tuple) -> str:
+    """The same key for the same inputs (lists, dicts, tuples of str, int and bytes, built alike)."""
+    return name + ":" + hashlib.sha256(pickle.dumps(args, protocol=5)).hexdigest()
+
+
+class _Drawer:
+    """The child, and what the parent knows of it: what it was asked, what it answered."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self.conn, theirs = context.Pipe()
+        self.asked: set[str] = set()
+        self.answers: dict[str, tuple[str, Any]] = {}
+        self.child = context.Process(target=_serve, args=(theirs, self.conn, os.getpid()), daemon=True)
+        try:
+            self.child.start()
+        finally:
+            theirs.close()
+
+    def ask(self, name: str, args: tuple) -> None:
+        key = _key(name, args)
+        if key in self.asked:
+            return
+        try:
+            self.conn.send((key, name, args))
+            self.asked.add(key)
+        except OSError:  # the child is gone: `result` says so
+            pass
+
+    def has(self, name: str, args: tuple) -> bool:
+        return _key(name, args) in self.asked
+
+    def busy(self) -> bool:
+        """Whether the child is still drawing something it was asked for (answers sent are read first)."""
+        try:
+            while self.conn.poll(0):
+                answer, kind, value = self.conn.recv()
+                self.answers[answer] = (kind, value)
+        except (EOFError, OSError):
+            return False  # gone: `result` finds out
+        return len(self.answers) < len(self.asked)
+
+    def result(self, name: str, args: tuple) -> tuple[str, Any]:
+        """("done", the picture); ("error", why a chart cannot be drawn without tofu); ("slow", …)
+        past MAX_SECONDS; ("lost", …) when the child died or broke before it answered."""
+        key = _key(name, args)
+        self.ask(name, args)
+        if key not in self.asked:
+            return ("lost", "the child is gone")
+        try:
+            while key not in self.answers:
+                if not self.conn.poll(MAX_SECONDS):
+                    return ("slow", f"drawing it took more than {MAX_SECONDS} s and was stopped")
+                answer, kind, value = self.conn.recv()
+                self.answers[answer] = (kind, value)
+        except (EOFError, OSError):  # killed (out of memory, or by someone) before it answered
+            return ("lost", "the child is gone")
+        return self.answers[key]
+
+    def stop(self) -> None:
+        self.conn.close()  # an idle child reads the end of its pipe and leaves
+        self.child.join(1)
+        if self.child.is_alive():
+            self.child.kill()
+            self.child.join(5)
+
+
+_child: _Drawer | None = None
+
+
+def _serve(conn, parents, parent: int) -> None:
+    """In the child: load the libraries, then draw each picture asked for and send it back (or why
+    not), until the parent closes its end or is gone. The parent's end, inherited by the fork, is
+    closed first, so that the pipe ends when the parent does; an idle child also looks every second
+    whether its parent is still there (a sibling process may hold a copy of the parent's end)."""
+    parents.close()
+    os.nice(10)  # behind the command and a PDF's reader, which the command waits for sooner
+    gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
+    _load()
+    while True:
+        try:
+            if not conn.poll(_WATCH_SECONDS):
+                if os.getppid() != parent:
+                    return
+                continue
+            key, name, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer = ("done", PICTURES[name](*args))
+        except charts.ChartError as exc:
+            answer = ("error", str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: the parent draws it again and sees it
+            answer = ("lost", f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send((key, *answer))
+        except OSError:
+            return
+
+
+def _load() -> None:
+    """What the pictures need, loaded before they are asked for; a missing font is said per chart."""
+    try:
+        charts._matplotlib()
+    except charts.ChartError:
+        pass
+    import pypdfium2  # noqa: F401
+    from PIL import Image, ImageDraw, PngImagePlugin  # noqa: F401

@@ -1,0 +1,147 @@
+"""The report's pictures drawn in a child process (etl.report.drawer): the same page, no child left
+behind, and every way the child can fail ends in the page drawn here or a sentence on it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REAL, REPO
+
+from etl.report import charts, drawer, html
+
+ACE = "\N{PLAYING CARD ACE OF SPADES}"  # a character IPAexGothic lacks
+SMALL = ("counts_chart", (["人事", "包括"], ["官", "民"], {("人事", "官"): 2, ("包括", "民"): 3}))
+
+
+@pytest.fixture(autouse=True)
+def _no_child_left():
+    yield
+    drawer.stop()
+    assert not multiprocessing.active_children()
+
+
+def _svgs(page: str) -> list[str]:
+    return re.findall(r"<svg .*?</svg>", page, flags=re.S)
+
+
+def test_the_etl_program_draws_its_page_in_a_child_the_same_as_drawn_here(tmp_path: Path) -> None:
+    """`etl build --html`, run as the program (a new process): the page has both charts, each the
+    same SVG as drawn in this process from the same tables, and matplotlib never loaded in `etl`
+    itself (the child did it). The charts were asked for before the build's checks ran."""
+    from etl import pipeline
+
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('loaded here:', 'matplotlib' in sys.modules, file=sys.stderr))\n"
+             "from etl.cli import run\n"
+             "run()\n")
+    page = tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-c", probe, "build", "--dry-run", "--raw", str(REAL), "--out",
+                           str(tmp_path / "catalog"), "--html", str(page)], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "loaded here: False" in done.stderr
+    drawn_here = [drawer.PICTURES[name](*args) for name, args in html._chart_inputs(pipeline.load(REAL).tables)]
+    assert len(drawn_here) == 2
+    assert _svgs(page.read_text(encoding="utf-8")) == [svg.strip() for svg in drawn_here]
+
+
+def test_the_build_asks_for_the_charts_before_it_checks_the_tables(tmp_path: Path, monkeypatch) -> None:
+    """`pipeline.build` gives the tables to `on_read` before validating them: the child draws the charts
+    while the build checks and publishes."""
+    from etl import pipeline
+
+    order: list[str] = []
+    real_validate = pipeline.validate_dataset
+    monkeypatch.setattr(pipeline, "validate_dataset", lambda d: order.append("validate") or real_validate(d))
+    pipeline.build(REAL, tmp_path / "catalog", dry_run=True,
+                   on_read=lambda d: order.append("read" if "agreement_counts" in d.tables else "?"))
+    assert order == ["read", "validate"]
+
+
+def test_a_chart_asked_for_early_is_collected_not_drawn_twice(monkeypatch) -> None:
+    """What the build asked for is the child's answer; a picture asked for only later, while the
+    child still draws, is drawn here instead of waiting behind it."""
+    charts._matplotlib()
+    drawer.start()
+    name, args = SMALL
+    drawer.ask(name, *args)
+    assert drawer.result(name, *args) == charts.counts_chart(*args)
+    slow = ("counts_chart", (["人事"], ["官"], {("人事", "官"): 1}))
+    drawer.ask(slow[0], *slow[1])
+    drawer._child.asked.add("something still being drawn")  # the child looks busy
+    monkeypatch.setattr(drawer, "PICTURES", {**drawer.PICTURES, "budget_chart": lambda *a: "drawn here"})
+    assert drawer.result("budget_chart", ["a"], [1], [0]) == "drawn here"
+
+
+def test_a_label_the_font_lacks_is_said_by_the_child_too() -> None:
+    """The child's ChartError reaches the page as the same sentence as when drawn here."""
+    charts._matplotlib()
+    drawer.start()
+    shown = html._chart("counts_chart", (["人事", ACE], ["官"], {}))
+    assert "<svg" not in shown and "グラフを描けませんでした" in shown and "IPAexGothic" in shown
+    assert drawer.running()  # one chart that cannot be drawn is no reason to stop drawing the others
+
+
+def test_a_child_that_dies_leaves_the_page_drawn_here(monkeypatch) -> None:
+    """A child killed before it answers (out of memory, or by someone): the chart is drawn here, the
+    same, and the child is not asked again."""
+    charts._matplotlib()
+    drawer.start()
+    drawer._child.child.kill()
+    drawer._child.child.join(5)
+    name, args = SMALL
+    assert drawer.result(name, *args) == charts.counts_chart(*args)
+    assert not drawer.running()
+
+
+def test_a_chart_that_takes_too_long_is_stopped_and_said(monkeypatch) -> None:
+    """A child stuck past MAX_SECONDS is killed; the page says the chart took too long (drawing it here
+    would take as long), and nothing is left running."""
+    monkeypatch.setattr(drawer, "MAX_SECONDS", 0.3)
+    monkeypatch.setattr(drawer, "PICTURES", {**drawer.PICTURES, "counts_chart": lambda *a: time.sleep(30)})
+    drawer.start()  # the child has the stuck drawing (forked after the patch)
+    started = time.monotonic()
+    shown = html._chart(*SMALL)
+    assert "グラフを描けませんでした" in shown and "took more than 0.3 s" in shown
+    assert time.monotonic() - started < 5 and not drawer.running()
+
+
+def test_a_child_whose_parent_has_gone_ends() -> None:
+    """Were `etl` killed while a sibling (a PDF's reader) still holds a copy of its end of the pipe, the
+    child would never read the pipe's end: it looks whether its parent is there, and leaves."""
+    script = ("import os, sys, time\n"
+              "from etl.report import drawer\n"
+              "drawer.start()\n"
+              "sibling = os.fork()\n"
+              "if sibling == 0:\n"
+              "    time.sleep(60)\n"  # holding the parent's end of the pipe
+              "    os._exit(0)\n"
+              "print(drawer._child.child.pid, sibling, flush=True)\n"
+              "os._exit(0)\n")  # the parent gone without a word
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    child, sibling = (int(n) for n in process.stdout.readline().split())
+    process.wait(30)
+    try:
+        assert _running(sibling)
+        deadline = time.monotonic() + 15
+        while _running(child) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(child)
+    finally:
+        os.kill(sibling, 9)
+        process.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; whoever adopted it reaps it
