@@ -165,7 +165,6 @@ def _remove_stale(*outputs: tuple[str, Path | None]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from etl.report import drawer
     from etl.source import pdf, registry
 
     _remove_stale(("--report", args.report), ("--html", args.html))
@@ -184,7 +183,8 @@ def _build(args: argparse.Namespace) -> int:
         return _build_from(raw, args)
     finally:
         pdf.stop_early()
-        drawer.stop()
+        if args.html:
+            _stop_drawing()
 
 
 def _build_from(raw: Path, args: argparse.Namespace) -> int:
@@ -241,6 +241,12 @@ def _start_drawing() -> None:
 
     if _PROGRAM or charts.loaded():
         drawer.start()
+
+
+def _stop_drawing() -> None:
+    from etl.report import drawer
+
+    drawer.stop()
 
 
 def _charts_for(args: argparse.Namespace):
@@ -342,13 +348,11 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from etl.report import drawer
-
     _start_drawing()
     try:
         return _report_page(args)
     finally:
-        drawer.stop()
+        _stop_drawing()
 
 
 def _report_page(args: argparse.Namespace) -> int:

@@ -32,7 +32,10 @@ def start() -> None:
     `stop` ends it."""
     global _child
     stop()
-    _child = _Drawer()
+    try:
+        _child = _Drawer()
+    except OSError:  # no process to be had (a limit on processes): everything is drawn here
+        _child = None
 
 
 def stop() -> None:
