@@ -5,9 +5,10 @@ pypdfium2 and Pillow loaded (about 0.08 s) and take about 0.03 s. `etl build --h
 fork this child first (`start`), before they load their own libraries: the child loads matplotlib,
 pypdfium2 and Pillow on the other core meanwhile, at a lower priority than the command and a PDF's
 reader. The build asks for the charts as soon as the tables are read (`ask`), so that they are
-drawn while it validates and publishes; `result` collects them, and renders the crops, which the
-page asks for last. Without the child (a caller of the library), or should it die, everything is
-drawn in this process: the page is the same, byte for byte.
+drawn while it validates and publishes; `result` collects them. The crops, wanted once the checks
+have run, are the child's when it is free, else drawn here rather than waiting behind the charts.
+Without the child (a caller of the library), or should it die, everything is drawn in this process:
+the page is the same, byte for byte.
 """
 
 from __future__ import annotations

@@ -588,7 +588,6 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     from etl.validate.run import descriptor_entry, read_csv, read_resource, release_descriptor, validate_release
 
     root, package = release_descriptor(release)  # every path checked to stay inside (etl.shared.safety)
-    report = report if report is not None else validate_release(root)
     by_name = {r.get("name"): r for r in package["resources"]}
     tables = {}
     for ts in schemas.tables():
@@ -600,6 +599,8 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
             frame, results = read_csv(ts, data, by_name[ts.name]["path"])
             if frame is not None and all(r.passed for r in results):
                 tables[ts.name] = frame  # a damaged table is shown by its failures, not drawn
+    ask_charts(tables)  # drawn meanwhile, where a child draws them (etl.report.drawer)
+    report = report if report is not None else validate_release(root)
     source = descriptor_entry(package, "sources")
     facts = {"データセット": package.get("name", ""), "版": package.get("version", ""),
              "時点": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
