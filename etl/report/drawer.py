@@ -2,9 +2,9 @@
 
 matplotlib takes about 0.6 s to load and the two charts about 0.1 s each; a PDF's crops need
 pypdfium2 and Pillow loaded (about 0.08 s) and take about 0.03 s. `etl build --html` and `etl report`
-fork this child first (`start`), before they load their own libraries: the child loads matplotlib,
-pypdfium2 and Pillow on the other core meanwhile, at a lower priority than the command and a PDF's
-reader. The build asks for the charts as soon as the tables are read (`ask`), so that they are
+fork this child first (`start`), before they load their own libraries: the child loads matplotlib
+on the other core meanwhile, at a lower priority than the command and a PDF's reader, and pypdfium2
+and Pillow once it has nothing else to do. The build asks for the charts as soon as the tables are read (`ask`), so that they are
 drawn while it validates and publishes; `result` collects them. The crops, wanted once the checks
 have run, are the child's when it is free, else drawn here rather than waiting behind the charts.
 Without the child (a caller of the library), or should it die, everything is drawn in this process:
@@ -135,11 +135,11 @@ class _Drawer:
         return self.answers[key]
 
     def stop(self) -> None:
-        self.conn.close()  # an idle child reads the end of its pipe and leaves
-        self.child.join(1)
-        if self.child.is_alive():
-            self.child.kill()
-            self.child.join(5)
+        """Ended at once: it holds nothing that needs closing, and may be loading what a page of a
+        PDF would have needed."""
+        self.conn.close()
+        self.child.kill()
+        self.child.join(5)
 
 
 _child: _Drawer | None = None
@@ -153,9 +153,13 @@ def _serve(conn, parents, parent: int) -> None:
     parents.close()
     os.nice(10)  # behind the command and a PDF's reader, which the command waits for sooner
     gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
-    _load()
+    _load_charts()
+    idle = [_load_crops]  # what the crops need, loaded once the charts asked for first are drawn
+    answered = False
     while True:
         try:
+            if idle and answered and not conn.poll(0):
+                idle.pop()()
             if not conn.poll(_WATCH_SECONDS):
                 if os.getppid() != parent:
                     return
@@ -173,13 +177,17 @@ def _serve(conn, parents, parent: int) -> None:
             conn.send((key, *answer))
         except OSError:
             return
+        answered = True
 
 
-def _load() -> None:
-    """What the pictures need, loaded before they are asked for; a missing font is said per chart."""
+def _load_charts() -> None:
+    """matplotlib and the font, before the charts are asked for; a missing font is said per chart."""
     try:
         charts._matplotlib()
     except charts.ChartError:
         pass
+
+
+def _load_crops() -> None:
     import pypdfium2  # noqa: F401
     from PIL import Image, ImageDraw, PngImagePlugin  # noqa: F401
