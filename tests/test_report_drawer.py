@@ -71,13 +71,35 @@ def test_a_chart_asked_for_early_is_collected_not_drawn_twice(monkeypatch) -> No
     charts._matplotlib()
     drawer.start()
     name, args = SMALL
-    drawer.ask(name, *args)
+    drawer.ask(SMALL)
     assert drawer.result(name, *args) == charts.counts_chart(*args)
-    slow = ("counts_chart", (["人事"], ["官"], {("人事", "官"): 1}))
-    drawer.ask(slow[0], *slow[1])
     drawer._child.asked.add("something still being drawn")  # the child looks busy
     monkeypatch.setattr(drawer, "PICTURES", {**drawer.PICTURES, "budget_chart": lambda *a: "drawn here"})
     assert drawer.result("budget_chart", ["a"], [1], [0]) == "drawn here"
+
+
+def test_large_requests_and_large_answers_never_wait_for_each_other(monkeypatch) -> None:
+    """Two requests larger than the pipe holds, asked in a row, and answers as large: the child takes
+    the second request before it sends the first answer, so neither side waits for ever on the other."""
+    import signal
+
+    big = "x" * 4 * 2**20
+    monkeypatch.setattr(drawer, "PICTURES", {"one": lambda a: a.upper(), "two": lambda a: a[::-1]})
+    drawer.start()
+
+    def stuck(signum, frame):
+        raise TimeoutError("the parent and the child are waiting for each other")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(30)
+    try:
+        drawer.ask(("one", (big,)), ("two", (big + "y",)))
+        assert drawer.result("one", big) == big.upper()
+        assert drawer.result("two", big + "y") == "y" + big
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert drawer.running()
 
 
 def test_a_label_the_font_lacks_is_said_by_the_child_too() -> None:

@@ -1,14 +1,14 @@
 """The report's pictures (its charts and its crops of the PDF) drawn in a child process, meanwhile.
 
 matplotlib takes about 0.6 s to load and the two charts about 0.1 s each; a PDF's crops need
-pypdfium2 and Pillow loaded (about 0.08 s) and take about 0.03 s. `etl build --html` and `etl report`
-fork this child first (`start`), before they load their own libraries: the child loads matplotlib
-on the other core meanwhile, at a lower priority than the command and a PDF's reader, and pypdfium2
-and Pillow once it has nothing else to do. The build asks for the charts as soon as the tables are read (`ask`), so that they are
-drawn while it validates and publishes; `result` collects them. The crops, wanted once the checks
-have run, are the child's when it is free, else drawn here rather than waiting behind the charts.
-Without the child (a caller of the library), or should it die, everything is drawn in this process:
-the page is the same, byte for byte.
+pypdfium2 and Pillow loaded (about 0.05 s) and take about 0.03 s. `etl build --html` and `etl
+report` fork this child first (`start`), before they load their own libraries: the child loads
+matplotlib on the other core meanwhile, at a lower priority than the command and a PDF's reader,
+and pypdfium2 and Pillow once it has nothing else to do. The build asks for the charts as soon as
+the tables are read (`ask`), so that they are drawn while it validates and publishes; `result`
+collects them. The crops, wanted once the checks have run, are the child's when it is free, else
+drawn here rather than waiting behind the charts. Without the child (a caller of the library), or
+should it die, everything is drawn in this process: the page is the same, byte for byte.
 """
 
 from __future__ import annotations
@@ -50,10 +50,11 @@ def running() -> bool:
     return _child is not None
 
 
-def ask(name: str, *args: Any) -> None:
-    """Have the child start drawing picture `name` of `args` now (nothing without a child)."""
+def ask(*pictures: tuple[str, tuple]) -> None:
+    """Have the child start drawing these pictures, each (name, args), now: nothing without a child,
+    or while it still draws what it was asked before (see `_Drawer.ask`)."""
     if _child is not None:
-        _child.ask(name, args)
+        _child.ask(pictures)
 
 
 def result(name: str, *args: Any) -> Any:
@@ -62,14 +63,15 @@ def result(name: str, *args: Any) -> Any:
     asked before (the charts, while a failing build's page wants its crops). Raises as drawing it
     here would: charts.ChartError when a chart cannot be drawn without tofu, or in time."""
     global _child
-    if _child is not None and (_child.has(name, args) or not _child.busy()):
+    if _child is not None:
         kind, value = _child.result(name, args)
         if kind == "done":
             return value
         if kind == "error":
             raise charts.ChartError(value)
-        _child.stop()  # too slow, or gone, or broken: everything is drawn here from now on
-        _child = None
+        if kind != "busy":  # too slow, or gone, or broken: everything is drawn here from now on
+            _child.stop()
+            _child = None
         if kind == "slow":  # here it would take as long
             raise charts.ChartError(value)
     return PICTURES[name](*args)
@@ -94,42 +96,47 @@ class _Drawer:
         finally:
             theirs.close()
 
-    def ask(self, name: str, args: tuple) -> None:
-        key = _key(name, args)
-        if key in self.asked:
+    def ask(self, pictures: tuple[tuple[str, tuple], ...]) -> None:
+        """Send the pictures not asked for yet, in one request, to an idle child only: the child then
+        reads the whole request before it sends any answer, and this process sends nothing more
+        until it has read every answer. So a large request and a large answer (a PDF's bytes, a long
+        SVG) never each wait for the other side to read."""
+        new = {_key(name, args): (name, args) for name, args in pictures}
+        new = {key: picture for key, picture in new.items() if key not in self.asked}
+        if not new or self.busy():
             return
         try:
-            self.conn.send((key, name, args))
-            self.asked.add(key)
+            self.conn.send([(key, name, args) for key, (name, args) in new.items()])
+            self.asked.update(new)
         except OSError:  # the child is gone: `result` says so
             pass
-
-    def has(self, name: str, args: tuple) -> bool:
-        return _key(name, args) in self.asked
 
     def busy(self) -> bool:
         """Whether the child is still drawing something it was asked for (answers sent are read first)."""
         try:
             while self.conn.poll(0):
-                answer, kind, value = self.conn.recv()
-                self.answers[answer] = (kind, value)
+                self._read()
         except (EOFError, OSError):
             return False  # gone: `result` finds out
-        return len(self.answers) < len(self.asked)
+        return not self.asked <= self.answers.keys()
+
+    def _read(self) -> None:
+        answer, kind, value = self.conn.recv()
+        self.answers[answer] = (kind, value)
 
     def result(self, name: str, args: tuple) -> tuple[str, Any]:
-        """("done", the picture); ("error", why a chart cannot be drawn without tofu); ("slow", …)
-        past MAX_SECONDS; ("lost", …) when the child died or broke before it answered."""
+        """("done", the picture); ("error", why a chart cannot be drawn without tofu); ("busy", …)
+        when it was not asked for and the child still draws; ("slow", …) past MAX_SECONDS;
+        ("lost", …) when the child died or broke before it answered."""
         key = _key(name, args)
-        self.ask(name, args)
+        self.ask(((name, args),))
         if key not in self.asked:
-            return ("lost", "the child is gone")
+            return ("busy", "") if self.child.is_alive() else ("lost", "the child is gone")
         try:
             while key not in self.answers:
                 if not self.conn.poll(MAX_SECONDS):
                     return ("slow", f"drawing it took more than {MAX_SECONDS} s and was stopped")
-                answer, kind, value = self.conn.recv()
-                self.answers[answer] = (kind, value)
+                self._read()
         except (EOFError, OSError):  # killed (out of memory, or by someone) before it answered
             return ("lost", "the child is gone")
         return self.answers[key]
@@ -154,30 +161,30 @@ def _serve(conn, parents, parent: int) -> None:
     os.nice(10)  # behind the command and a PDF's reader, which the command waits for sooner
     gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
     _load_charts()
-    idle = [_load_crops]  # what the crops need, loaded once the charts asked for first are drawn
-    answered = False
-    while True:
-        try:
-            if idle and answered and not conn.poll(0):
-                idle.pop()()
+    answered = crops_loaded = False
+    try:
+        while True:
+            if answered and not crops_loaded and not conn.poll(0):
+                _load_crops()  # once the charts asked for first are drawn
+                crops_loaded = True
             if not conn.poll(_WATCH_SECONDS):
                 if os.getppid() != parent:
                     return
                 continue
-            key, name, args = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            answer = ("done", PICTURES[name](*args))
-        except charts.ChartError as exc:
-            answer = ("error", str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug of ours: the parent draws it again and sees it
-            answer = ("lost", f"{type(exc).__name__}: {exc}")
-        try:
-            conn.send((key, *answer))
-        except OSError:
-            return
-        answered = True
+            for key, name, args in conn.recv():  # one request, read whole before any answer
+                conn.send((key, *_drawn(name, args)))
+                answered = True
+    except (EOFError, OSError):
+        return
+
+
+def _drawn(name: str, args: tuple) -> tuple[str, Any]:
+    try:
+        return ("done", PICTURES[name](*args))
+    except charts.ChartError as exc:
+        return ("error", str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: the parent draws it again and sees it
+        return ("lost", f"{type(exc).__name__}: {exc}")
 
 
 def _load_charts() -> None:

@@ -264,8 +264,7 @@ def ask_charts(tables: dict[str, pl.DataFrame]) -> None:
     build --html` asks as soon as the document is read, so that they are drawn while it validates)."""
     from etl.report import drawer
 
-    for name, args in _chart_inputs(tables):
-        drawer.ask(name, *args)
+    drawer.ask(*_chart_inputs(tables))
 
 
 def _chart_inputs(tables: dict[str, pl.DataFrame]) -> list[tuple[str, tuple]]:
