@@ -174,8 +174,9 @@ def _build(args: argparse.Namespace) -> int:
         print(f"etl build: {args.selected}", file=sys.stderr)
     # The page's charts and a PDF's reader start in processes of their own now, so that they load
     # matplotlib and read while this one loads the libraries (about 1 s); the pipeline takes the
-    # PDF's lines only once the registry has verified the bytes. The drawer is forked first: the
-    # reader's child then holds no copy of its pipe.
+    # PDF's lines only once the registry has verified the bytes. The drawer is forked first, so that
+    # it holds no copy of the reader's pipe (the reader holds one of the drawer's: see
+    # etl.report.drawer for why that does no harm).
     try:
         if args.html:
             _start_drawing()
@@ -233,7 +234,7 @@ def _build_from(raw: Path, args: argparse.Namespace) -> int:
 
 
 def _start_drawing() -> None:
-    """Fork the child that draws the page's charts and crops (etl.report.drawer). In the `etl` program
+    """Fork the child that draws the page's charts (etl.report.drawer). In the `etl` program
     it loads matplotlib (0.6 s) while this process loads polars. A process that calls `main` again
     and again forks it only once matplotlib is loaded here: its first page is drawn here, importing
     matplotlib once, and no later build waits for a child to import it again."""

@@ -81,8 +81,8 @@ def build(raw: Path, out: Path, version: str | None = None, dry_run: bool = Fals
     The document must match its record in raw/datapackage.json (see `etl.source.registry`). A dry run
     also takes a document without a record (the report then has no `source.registered` check),
     writes, verifies and compares the release in a temporary folder, and publishes nothing.
-    `on_read` is given the tables as soon as they are read, before they are checked (the CLI starts
-    drawing the report's charts then)."""
+    `on_read` is given the Dataset as soon as the document is read, before its tables are checked
+    (the CLI starts drawing the report's charts then)."""
     if version is not None:
         catalog.check_version(version)
     check_catalog(out)  # a catalog holding links is refused before anything is read (again under the lock)

@@ -1,14 +1,19 @@
-"""The report's pictures (its charts and its crops of the PDF) drawn in a child process, meanwhile.
+"""The report's charts drawn in a child process, while the command loads its libraries and validates.
 
-matplotlib takes about 0.6 s to load and the two charts about 0.1 s each; a PDF's crops need
-pypdfium2 and Pillow loaded (about 0.05 s) and take about 0.03 s. `etl build --html` and `etl
-report` fork this child first (`start`), before they load their own libraries: the child loads
-matplotlib on the other core meanwhile, at a lower priority than the command and a PDF's reader,
-and pypdfium2 and Pillow once it has nothing else to do. The build asks for the charts as soon as
-the tables are read (`ask`), so that they are drawn while it validates and publishes; `result`
-collects them. The crops, wanted once the checks have run, are the child's when it is free, else
-drawn here rather than waiting behind the charts. Without the child (a caller of the library), or
-should it die, everything is drawn in this process: the page is the same, byte for byte.
+matplotlib takes about 0.6 s to load and the two charts about 0.1 s each. `etl build --html` and
+`etl report` fork this child first (`start`), before they load their own libraries: the child
+loads matplotlib on the other core meanwhile, at a lower priority than the command and a PDF's
+reader. The build asks for the charts as soon as the tables are read (`ask`), so that they are
+drawn while it validates and publishes; `result` collects them.
+
+The page never depends on the child: a chart it has not answered within MAX_SECONDS (stuck, or
+starved on a busy machine), a child that died, a request too large to send without waiting, or a
+chart wanted while the child still draws others, is drawn in this process, the same byte for byte.
+
+The pipe: the requests go in one message, to an idle child only, and are small (MAX_REQUEST, within
+what a pipe holds), so a send never waits; the child reads the whole request before it answers.
+A PDF's reader, forked after this child, holds a copy of this process's end of the pipe: were the
+command killed, the child would not see its pipe end, so it also looks whether its parent is there.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import hashlib
 import multiprocessing
 import os
 import pickle
+import signal
 from typing import Any
 
-from etl.report import charts, crops
+from etl.report import charts
 
-PICTURES = {"counts_chart": charts.counts_chart, "budget_chart": charts.budget_chart, "crops": crops.crops}
-MAX_SECONDS = 30  # for one picture; the document's take about 0.1 s
+PICTURES = {"counts_chart": charts.counts_chart, "budget_chart": charts.budget_chart}
+MAX_SECONDS = 30  # for the child's answer; the document's charts take about 0.1 s each
+MAX_REQUEST = 64 * 2**10  # bytes of one request: a pipe holds more, so sending it never waits
 _WATCH_SECONDS = 1.0  # how often an idle child looks whether its parent is still there
 
 
@@ -58,10 +65,9 @@ def ask(*pictures: tuple[str, tuple]) -> None:
 
 
 def result(name: str, *args: Any) -> Any:
-    """Picture `name` of `args`: the child's when it was asked for, or when the child is free now;
-    else drawn here, so that this process does not wait for the child to draw first what it was
-    asked before (the charts, while a failing build's page wants its crops). Raises as drawing it
-    here would: charts.ChartError when a chart cannot be drawn without tofu, or in time."""
+    """Chart `name` of `args`: the child's when it was asked for, or when the child is free now; else
+    drawn here. Raises as drawing it here does: charts.ChartError when a label has a character the
+    font lacks."""
     global _child
     if _child is not None:
         kind, value = _child.result(name, args)
@@ -69,11 +75,9 @@ def result(name: str, *args: Any) -> Any:
             return value
         if kind == "error":
             raise charts.ChartError(value)
-        if kind != "busy":  # too slow, or gone, or broken: everything is drawn here from now on
+        if kind != "here":  # too slow, or gone, or broken: everything is drawn here from now on
             _child.stop()
             _child = None
-        if kind == "slow":  # here it would take as long
-            raise charts.ChartError(value)
     return PICTURES[name](*args)
 
 
@@ -97,16 +101,17 @@ class _Drawer:
             theirs.close()
 
     def ask(self, pictures: tuple[tuple[str, tuple], ...]) -> None:
-        """Send the pictures not asked for yet, in one request, to an idle child only: the child then
-        reads the whole request before it sends any answer, and this process sends nothing more
-        until it has read every answer. So a large request and a large answer (a PDF's bytes, a long
-        SVG) never each wait for the other side to read."""
+        """Send the pictures not asked for yet, in one request, to an idle child only, and only when
+        the request is small: a send then never waits (see the module's docstring)."""
         new = {_key(name, args): (name, args) for name, args in pictures}
         new = {key: picture for key, picture in new.items() if key not in self.asked}
         if not new or self.busy():
             return
+        request = pickle.dumps([(key, name, args) for key, (name, args) in new.items()], protocol=5)
+        if len(request) > MAX_REQUEST:  # a document far larger than any edition: drawn here
+            return
         try:
-            self.conn.send([(key, name, args) for key, (name, args) in new.items()])
+            self.conn.send_bytes(request)
             self.asked.update(new)
         except OSError:  # the child is gone: `result` says so
             pass
@@ -125,25 +130,24 @@ class _Drawer:
         self.answers[answer] = (kind, value)
 
     def result(self, name: str, args: tuple) -> tuple[str, Any]:
-        """("done", the picture); ("error", why a chart cannot be drawn without tofu); ("busy", …)
-        when it was not asked for and the child still draws; ("slow", …) past MAX_SECONDS;
-        ("lost", …) when the child died or broke before it answered."""
+        """("done", the picture); ("error", why a chart cannot be drawn without tofu); ("here", …)
+        when it was not asked for and cannot be now (the child is busy, or the request too large);
+        ("slow", …) past MAX_SECONDS; ("lost", …) when the child died or broke before it answered."""
         key = _key(name, args)
         self.ask(((name, args),))
         if key not in self.asked:
-            return ("busy", "") if self.child.is_alive() else ("lost", "the child is gone")
+            return ("here", "") if self.child.is_alive() else ("lost", "the child is gone")
         try:
             while key not in self.answers:
                 if not self.conn.poll(MAX_SECONDS):
-                    return ("slow", f"drawing it took more than {MAX_SECONDS} s and was stopped")
+                    return ("slow", f"no answer within {MAX_SECONDS} s")
                 self._read()
         except (EOFError, OSError):  # killed (out of memory, or by someone) before it answered
             return ("lost", "the child is gone")
         return self.answers[key]
 
     def stop(self) -> None:
-        """Ended at once: it holds nothing that needs closing, and may be loading what a page of a
-        PDF would have needed."""
+        """Ended at once: it holds nothing that needs closing."""
         self.conn.close()
         self.child.kill()
         self.child.join(5)
@@ -153,27 +157,26 @@ _child: _Drawer | None = None
 
 
 def _serve(conn, parents, parent: int) -> None:
-    """In the child: load the libraries, then draw each picture asked for and send it back (or why
-    not), until the parent closes its end or is gone. The parent's end, inherited by the fork, is
-    closed first, so that the pipe ends when the parent does; an idle child also looks every second
+    """In the child: load matplotlib, then draw each chart asked for and send it back (or why not),
+    until the parent closes its end or is gone. The parent's end, inherited by the fork, is closed
+    first, so that the pipe ends when the parent does; an idle child also looks every second
     whether its parent is still there (a sibling process may hold a copy of the parent's end)."""
     parents.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to report; it ends this child
     os.nice(10)  # behind the command and a PDF's reader, which the command waits for sooner
     gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
-    _load_charts()
-    answered = crops_loaded = False
+    try:
+        charts._matplotlib()
+    except charts.ChartError:
+        pass  # each chart then says so
     try:
         while True:
-            if answered and not crops_loaded and not conn.poll(0):
-                _load_crops()  # once the charts asked for first are drawn
-                crops_loaded = True
             if not conn.poll(_WATCH_SECONDS):
                 if os.getppid() != parent:
                     return
                 continue
-            for key, name, args in conn.recv():  # one request, read whole before any answer
+            for key, name, args in pickle.loads(conn.recv_bytes()):  # read whole before any answer
                 conn.send((key, *_drawn(name, args)))
-                answered = True
     except (EOFError, OSError):
         return
 
@@ -185,16 +188,3 @@ def _drawn(name: str, args: tuple) -> tuple[str, Any]:
         return ("error", str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug of ours: the parent draws it again and sees it
         return ("lost", f"{type(exc).__name__}: {exc}")
-
-
-def _load_charts() -> None:
-    """matplotlib and the font, before the charts are asked for; a missing font is said per chart."""
-    try:
-        charts._matplotlib()
-    except charts.ChartError:
-        pass
-
-
-def _load_crops() -> None:
-    import pypdfium2  # noqa: F401
-    from PIL import Image, ImageDraw, PngImagePlugin  # noqa: F401

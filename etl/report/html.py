@@ -70,7 +70,7 @@ def placed_cells(report: Report, columns: list[str]) -> set[tuple[str, str]]:
 
 
 def render(page: Page) -> str:
-    ask_charts(page.tables)  # drawn meanwhile, when a child draws them (etl.report.charts)
+    ask_charts(page.tables)  # drawn meanwhile, where a child draws them (etl.report.drawer)
     verdict = _verdict(page)
     # What a steward decides on comes first: the verdict and the document, the failed checks with both
     # numbers, then the count matrix with its printed totals; the passing checks, folded by table, and
@@ -547,8 +547,7 @@ def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines:
 
     if not lines or not is_pdf(data):
         return {}
-    from etl.report import drawer
-    from etl.report.crops import EmptyCell, Lines
+    from etl.report.crops import EmptyCell, Lines, crops
 
     def page(n: int) -> int | None:  # where the reader found line n
         return pages[n - 1] if 1 <= n <= len(pages) else None
@@ -561,7 +560,7 @@ def _pdf_crops(report: Report, data: bytes, lines: tuple[str, ...], count_lines:
                for n in (failure_line(r) for r in report.failures) if n and 1 <= n <= len(lines)}
     wanted |= {("blank", r, c): EmptyCell(lines[b.row - 1], lines[b.reference - 1], b.word, page(b.row))
                for (r, c), b in (blanks or {}).items()}
-    return drawer.result("crops", data, wanted)
+    return crops(data, wanted)
 
 
 def _source_bytes(source: Path) -> tuple[bytes, str]:
@@ -587,6 +586,7 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     from etl.validate.run import descriptor_entry, read_csv, read_resource, release_descriptor, validate_release
 
     root, package = release_descriptor(release)  # every path checked to stay inside (etl.shared.safety)
+    report = report if report is not None else validate_release(root)  # its limits hold before any parsing
     by_name = {r.get("name"): r for r in package["resources"]}
     tables = {}
     for ts in schemas.tables():
@@ -598,8 +598,6 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
             frame, results = read_csv(ts, data, by_name[ts.name]["path"])
             if frame is not None and all(r.passed for r in results):
                 tables[ts.name] = frame  # a damaged table is shown by its failures, not drawn
-    ask_charts(tables)  # drawn meanwhile, where a child draws them (etl.report.drawer)
-    report = report if report is not None else validate_release(root)
     source = descriptor_entry(package, "sources")
     facts = {"データセット": package.get("name", ""), "版": package.get("version", ""),
              "時点": package.get("x-as-of", ""), "年度": str(package.get("x-fiscal-year", "")),
