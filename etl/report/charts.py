@@ -111,7 +111,6 @@ def budget_chart(fields: list[str], budgets: list[int], sub: list[int]) -> str:
     return _svg(fig, "分野別の予算額（千円）")
 
 
-
 def loaded() -> bool:
     """Whether this process has loaded matplotlib already."""
     return "matplotlib.figure" in sys.modules

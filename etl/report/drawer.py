@@ -18,15 +18,14 @@ command killed, the child would not see its pipe end, so it also looks whether i
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import multiprocessing
 import os
 import pickle
 import signal
 from typing import Any
 
 from etl.report import charts
+from etl.shared import children
 
 PICTURES = {"counts_chart": charts.counts_chart, "budget_chart": charts.budget_chart}
 MAX_SECONDS = 30  # for the child's answer; the document's charts take about 0.1 s each
@@ -90,15 +89,9 @@ class _Drawer:
     """The child, and what the parent knows of it: what it was asked, what it answered."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("fork")
-        self.conn, theirs = context.Pipe()
         self.asked: set[str] = set()
         self.answers: dict[str, tuple[str, Any]] = {}
-        self.child = context.Process(target=_serve, args=(theirs, self.conn, os.getpid()), daemon=True)
-        try:
-            self.child.start()
-        finally:
-            theirs.close()
+        self.child, self.conn = children.fork(_serve, os.getpid())
 
     def ask(self, pictures: tuple[tuple[str, tuple], ...]) -> None:
         """Send the pictures not asked for yet, in one request, to an idle child only, and only when
@@ -156,15 +149,12 @@ class _Drawer:
 _child: _Drawer | None = None
 
 
-def _serve(conn, parents, parent: int) -> None:
-    """In the child: load matplotlib, then draw each chart asked for and send it back (or why not),
-    until the parent closes its end or is gone. The parent's end, inherited by the fork, is closed
-    first, so that the pipe ends when the parent does; an idle child also looks every second
-    whether its parent is still there (a sibling process may hold a copy of the parent's end)."""
-    parents.close()
+def _serve(conn, parent: int) -> None:
+    """In the child (etl.shared.children): load matplotlib, then draw each chart asked for and send it
+    back (or why not), until the parent closes its end or is gone. An idle child also looks every
+    second whether its parent is still there (a sibling process may hold a copy of the parent's end)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to report; it ends this child
     os.nice(10)  # behind the command and a PDF's reader, which the command waits for sooner
-    gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
     try:
         charts._matplotlib()
     except charts.ChartError:

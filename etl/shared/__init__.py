@@ -4,6 +4,6 @@ fault-injection points of the crash tests.
 
 Owns: `schemas` (the tables' contract), `shapes` (what a text cell reads as), `normalize`,
 `patterns` (printed numbers, light enough for the source stage), `safety`, `results` (CheckResult,
-Report), `faults`.
+Report), `faults`, `children` (processes forked to work beside etl).
 May import: `etl.errors` and one another; never a stage.
 """

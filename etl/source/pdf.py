@@ -20,11 +20,9 @@ input: any exception it raises, and any PDF that takes too long or has too many 
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import math
-import multiprocessing
 import resource
 import signal
 import threading
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from etl.errors import SourceError
+from etl.shared import children
 from etl.source import geometry
 from etl.source.geometry import Ruled
 
@@ -97,13 +96,7 @@ class _Reading:
 
     def __init__(self, data: bytes, name: str) -> None:
         self.data, self.name = data, name
-        context = multiprocessing.get_context("fork")  # the child has what is loaded already
-        self.receive, send = context.Pipe(duplex=False)
-        self.child = context.Process(target=_child, args=(send, data, name, self.receive), daemon=True)
-        try:
-            self.child.start()
-        finally:
-            send.close()
+        self.child, self.receive = children.fork(_child, data, name, duplex=False)
 
     def result(self) -> PdfLines:
         try:
@@ -131,14 +124,9 @@ class _Reading:
 _early: _Reading | None = None
 
 
-def _child(send, data: bytes, name: str, receive) -> None:
-    """In the child: read the PDF within the memory limit, send back the lines or the refusal's message.
-
-    The pipe's reading end, inherited by the fork, is closed first: were the parent killed, the child
-    would otherwise wait for ever to send a large result to a pipe that it alone still holds open.
-    Now the send fails (BrokenPipeError) and the child ends."""
-    receive.close()
-    gc.enable()  # forked from a parent still loading its libraries without the collector (etl.cli.run)
+def _child(send, data: bytes, name: str) -> None:
+    """In the child (etl.shared.children): read the PDF within the memory limit, send back the lines or
+    the refusal's message. Were the parent killed, the send fails (BrokenPipeError) and the child ends."""
     try:
         _load_readers()  # before the limit is set: it bounds the reading, not the loading of its libraries
         held, hard = _address_space(), resource.getrlimit(resource.RLIMIT_AS)[1]
