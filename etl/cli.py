@@ -165,6 +165,7 @@ def _remove_stale(*outputs: tuple[str, Path | None]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from etl.shared import children
     from etl.source import pdf, registry
 
     _remove_stale(("--report", args.report), ("--html", args.html))
@@ -180,12 +181,28 @@ def _build(args: argparse.Namespace) -> int:
     try:
         if args.html:
             _start_drawing()
+        _start_helping(raw)
         registry.start_reading(raw)
         return _build_from(raw, args)
     finally:
         pdf.stop_early()
+        children.stop_helper()
         if args.html:
             _stop_drawing()
+
+
+def _start_helping(raw: Path) -> None:
+    """In the `etl` program, fork the helper that runs frictionless' checks (etl.shared.children) and
+    have it check the document against its record at once: it loads frictionless on the other core
+    while this process loads polars and pandera, and this process never loads frictionless. A
+    caller of `main` in a long-lived process, with its libraries and threads running, runs them
+    itself."""
+    from etl.shared import children
+    from etl.source import registry
+
+    if _PROGRAM:
+        children.start_helper()
+        registry.start_checking(raw)
 
 
 def _build_from(raw: Path, args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import polars as pl
-from frictionless import Package
 
 from etl.errors import EtlError, LayoutError, PublishError, SourceError
 from etl.extract import extract
@@ -24,8 +23,9 @@ from etl.shared.safety import check_catalog
 from etl.source import registry
 from etl.source.text import SourceText, from_bytes, read_bytes, read_source
 from etl.transform import Dataset, transform
+from etl.validate.descriptor import frictionless_metadata
 from etl.validate.run import read_parquet, source_result, validate_dataset, validate_release
-from etl.validate.verify import frictionless_metadata, staged_problems
+from etl.validate.verify import release_problems
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -171,13 +171,15 @@ def verify_release(folder: Path, tables: dict[str, pl.DataFrame] | None = None) 
     if tables is None:  # validate_release also proves every path stays inside the folder (etl.shared.safety)
         problems = [r.message for r in validate_release(folder).failures] + _frictionless_data(folder)
     else:
-        problems = staged_problems(folder, schemas.tables(), tables) + frictionless_metadata(folder)
+        problems = release_problems(folder, schemas.tables(), tables)
     if problems:
         raise PublishError("the staged release failed verification and was not published:\n  "
                            + "\n  ".join(problems))
 
 
 def _frictionless_data(folder: Path) -> list[str]:
+    from frictionless import Package  # here: a build leaves frictionless to its helper (etl.shared.children)
+
     unreadable = frictionless_metadata(folder)  # Package.validate raises on a descriptor it cannot read
     if unreadable:
         return unreadable

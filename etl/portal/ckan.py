@@ -43,9 +43,9 @@ from etl.errors import EtlError, PublishError, UsageError
 from etl.report.text import render
 from etl.shared import schemas
 from etl.shared.faults import fault_point
-from etl.shared.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file
+from etl.shared.safety import MAX_DESCRIPTOR_BYTES, MAX_FILE_BYTES, read_file, release_descriptor
 from etl.shared.schemas import PARQUET_SUFFIX, resource_schema
-from etl.validate.run import descriptor_entry, read_csv, release_descriptor, validate_release
+from etl.validate.run import descriptor_entry, read_csv, validate_release
 
 FORMATS = {"csv": ("CSV", "text/csv"), "parquet": ("Parquet", "application/parquet")}
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from etl.errors import PublishError
 from etl.release.publish import PROFILE, write_descriptor, write_tables
 from etl.shared import schemas
 from etl.validate.run import integrity_results, read_csv, schema_results
-from etl.validate.verify import frictionless_metadata, staged_problems
+from etl.validate.verify import release_problems
 
 COUNTS, PARTNERS = "agreement_counts", "partnership_partners"  # the release tables they are built from
 CUMULATIVE_COUNTS, CUMULATIVE_PARTNERS = "cumulative_agreement_counts", "cumulative_partners"
@@ -110,4 +110,4 @@ def problems(folder: Path, tables: dict[str, pl.DataFrame]) -> list[str]:
     """Like a release: the tables pass their pandera schemas, the files hold them, frictionless reads them."""
     found = [r.message for ts in schemas.cumulative_tables() for r in schema_results(ts, tables[ts.name])
              if not r.passed]
-    return found or staged_problems(folder, schemas.cumulative_tables(), tables) + frictionless_metadata(folder)
+    return found or release_problems(folder, schemas.cumulative_tables(), tables)

@@ -11,7 +11,8 @@ import polars as pl
 from etl.errors import UsageError
 from etl.shared import schemas
 from etl.shared.results import shown
-from etl.validate.run import read_csv, read_resource, release_descriptor
+from etl.shared.safety import release_descriptor
+from etl.validate.run import read_csv, read_resource
 
 # Where a value came from in the text moves with every edition; it is not a change of data.
 PROVENANCE = {"原文行番号"}

@@ -583,7 +583,8 @@ def release_page(release: Path, against: Path | None = None, report: Report | No
     from, the page also shows where the count table and each placed cell are printed (see
     `_with_source`)."""
     from etl.shared import schemas
-    from etl.validate.run import descriptor_entry, read_csv, read_resource, release_descriptor, validate_release
+    from etl.shared.safety import release_descriptor
+    from etl.validate.run import descriptor_entry, read_csv, read_resource, validate_release
 
     root, package = release_descriptor(release)  # every path checked to stay inside (etl.shared.safety)
     report = report if report is not None else validate_release(root)  # its limits hold before any parsing

@@ -254,6 +254,36 @@ def check_descriptor_limits(package: dict[str, Any], what: str) -> None:
                                 f"{len(fields)} fields, more than the limit of {MAX_FIELDS}. {BEYOND_LIMITS}")
 
 
+def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
+    """The release folder and its datapackage.json, from either path.
+
+    Every resource's path is checked to stay inside the folder (see the module's docstring) before any
+    file of the release is read; UnsafeRelease (exit 2) when one does not.
+    """
+    path = Path(path)
+    check_not_link(path, f"the release {path}")
+    root, name = (path, "datapackage.json") if path.is_dir() else (path.parent, path.name)
+    file = root / name
+    try:
+        data = read_file(root, name, f"the descriptor {file}", MAX_DESCRIPTOR_BYTES)
+    except OSError:
+        raise UsageError(f"{path}: no datapackage.json here. Pass a release folder or its datapackage.json.") from None
+    try:
+        package = load_json(data, str(file))
+    except ValueError as exc:
+        raise UsageError(f"{file} is not valid JSON ({exc}).") from None
+    resources = package.get("resources") if isinstance(package, dict) else None
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise UsageError(f"{file} is not a data package: it needs a list of resources.")
+    unnamed = next((r.get("name") for r in resources if not isinstance(r.get("name"), str)), None)
+    if unnamed is not None or not all(isinstance(r.get("name"), str) for r in resources):
+        raise UsageError(f"{file} is not a data package: every resource needs a name (text), not {unnamed!r}.")
+    check_descriptor_limits(package, str(file))
+    for r in resources:
+        check_file(root, r.get("path"), f"resource {r.get('name')!r} of {file}")
+    return root, package
+
+
 def check_csv_limits(data: bytes, what: str, path: str) -> None:
     """Line length, line count and columns of a CSV, by scanning its bytes before any parser sees them."""
     start, lines, longest = 0, 0, 0

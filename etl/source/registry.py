@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etl.errors import RegistrationError, SourceError, UsageError
-from etl.shared import safety
+from etl.errors import EtlError, RegistrationError, SourceError, UsageError
+from etl.shared import children, safety
 from etl.source.text import from_bytes, read_bytes
 
 MANIFEST = "datapackage.json"
@@ -73,7 +73,7 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> str | N
             "(to check an unregistered file without publishing it, add --dry-run)."
         )
     _check_record(path, record)
-    on_disk = _frictionless_errors(path, record)  # also proves the record is a valid data package
+    on_disk = _on_disk(path, record)  # also proves the record is a valid data package
     read = _describe_bytes(data)
     if (_fingerprint(read) != _fingerprint(record)) != bool(on_disk):  # the file changed under us
         raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
@@ -115,6 +115,38 @@ def _check_record(path: Path, record: dict[str, Any]) -> None:
             f"lower-case hex digits). Restore the file from git, or record the document again with: "
             f"etl register --replace {path}"
         )
+
+
+def start_checking(path: Path) -> None:
+    """Have frictionless check the file at `path` against its record now, in the helper process
+    (etl.shared.children.beside), while `etl build` loads its libraries: `verify` takes the answer
+    when it checks the same file against the same record. Nothing is concluded here: a link, a file
+    without a usable record, or a manifest that cannot be read is left for `verify` to refuse."""
+    global _early
+    _early = None
+    path = Path(path)
+    try:
+        check_document(path)
+        record = _record(path)
+        if record is None:
+            return
+        _check_record(path, record)
+    except EtlError:
+        return
+    _early = (path, record, children.beside(_frictionless_errors, path, record))
+
+
+_early: tuple[Path, dict[str, Any], children.Pending] | None = None
+
+
+def _on_disk(path: Path, record: dict[str, Any]) -> list[str]:
+    """frictionless' errors for the file on disk: the early check's, when it was of this file and
+    this record; else checked now."""
+    global _early
+    early, _early = _early, None
+    if early is not None and early[:2] == (path, record):
+        return early[2].result()
+    return _frictionless_errors(path, record)
 
 
 def _frictionless_errors(path: Path, record: dict[str, Any], manifest: Path | None = None) -> list[str]:

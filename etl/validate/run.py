@@ -15,9 +15,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from etl.errors import EtlError, LayoutError, RegistrationError, SourceError, UsageError
+from etl.errors import EtlError, LayoutError, RegistrationError, SourceError
 from etl.shared import safety, schemas
 from etl.shared.results import CheckResult, Report, failed, passed
+from etl.shared.safety import release_descriptor
 from etl.shared.schemas import file_stem, parquet_resource_name, resource_schema
 from etl.shared.shapes import reasons as shape_reasons
 from etl.validate.checks import CHECKS, run_invariants, run_text_checks
@@ -200,36 +201,6 @@ def foreign_key_results(ts: schemas.TableSchema, tables: Tables) -> list[CheckRe
 
 
 # ── a published release, read back as a consumer would ────────────────────────────────────
-
-
-def release_descriptor(path: Path) -> tuple[Path, dict[str, Any]]:
-    """The release folder and its datapackage.json, from either path.
-
-    Every resource's path is checked to stay inside the folder (see `etl.shared.safety`) before any file
-    of the release is read; UnsafeRelease (exit 2) when one does not.
-    """
-    path = Path(path)
-    safety.check_not_link(path, f"the release {path}")
-    root, name = (path, "datapackage.json") if path.is_dir() else (path.parent, path.name)
-    file = root / name
-    try:
-        data = safety.read_file(root, name, f"the descriptor {file}", safety.MAX_DESCRIPTOR_BYTES)
-    except OSError:
-        raise UsageError(f"{path}: no datapackage.json here. Pass a release folder or its datapackage.json.") from None
-    try:
-        package = safety.load_json(data, str(file))
-    except ValueError as exc:
-        raise UsageError(f"{file} is not valid JSON ({exc}).") from None
-    resources = package.get("resources") if isinstance(package, dict) else None
-    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
-        raise UsageError(f"{file} is not a data package: it needs a list of resources.")
-    unnamed = next((r.get("name") for r in resources if not isinstance(r.get("name"), str)), None)
-    if unnamed is not None or not all(isinstance(r.get("name"), str) for r in resources):
-        raise UsageError(f"{file} is not a data package: every resource needs a name (text), not {unnamed!r}.")
-    safety.check_descriptor_limits(package, str(file))
-    for r in resources:
-        safety.check_file(root, r.get("path"), f"resource {r.get('name')!r} of {file}")
-    return root, package
 
 
 def descriptor_results(package: dict[str, Any],

@@ -21,11 +21,20 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from frictionless import FrictionlessException, Package
 
-from etl.shared import schemas
+from etl.shared import children, schemas
+from etl.shared.safety import release_descriptor
 from etl.shared.schemas import pandas_columns, parquet_resource_name
-from etl.validate.run import descriptor_results, integrity_results, read_csv, read_parquet, release_descriptor
+from etl.validate.descriptor import frictionless_metadata
+from etl.validate.run import descriptor_results, integrity_results, read_csv, read_parquet
+
+
+def release_problems(folder: Path, table_schemas: list[schemas.TableSchema],
+                     tables: dict[str, pl.DataFrame]) -> list[str]:
+    """`staged_problems`, then frictionless' objections to datapackage.json: those checked meanwhile in
+    a build's helper process (etl.shared.children.beside), or here when there is none."""
+    metadata = children.beside(frictionless_metadata, folder)
+    return staged_problems(folder, table_schemas, tables) + metadata.result()
 
 
 def staged_problems(folder: Path, table_schemas: list[schemas.TableSchema],
@@ -90,16 +99,3 @@ def _difference(found: pl.DataFrame, table: pl.DataFrame) -> str:
 
 def _row(columns: list[str], values: tuple[Any, ...]) -> str:
     return ", ".join(f"{c}={v}" for c, v in zip(columns, values, strict=True))
-
-
-def frictionless_metadata(folder: Path) -> list[str]:
-    """frictionless' objections to datapackage.json itself (profile, resources, field types, keys)."""
-    root, descriptor = release_descriptor(folder)  # read inside the folder (etl.shared.safety), parsed afresh
-    try:
-        # Given the descriptor, not its path: the same validation and import, without frictionless
-        # opening the file again and exporting it back (a third of its time). Not trusted: frictionless
-        # refuses absolute and '..' paths itself too, on top of etl.shared.safety.
-        Package.from_descriptor(descriptor, basepath=str(root))  # validates the descriptor as it reads it
-    except FrictionlessException as exc:
-        return [f"frictionless: {exc.error.message}"] + [f"frictionless: {e.message}" for e in exc.reasons]
-    return []
