@@ -30,53 +30,42 @@ from etl.shared import children
 PICTURES = {"counts_chart": charts.counts_chart, "budget_chart": charts.budget_chart}
 MAX_SECONDS = 30  # for the child's answer; the document's charts take about 0.1 s each
 MAX_REQUEST = 64 * 2**10  # bytes of one request: a pipe holds more, so sending it never waits
-_WATCH_SECONDS = 1.0  # how often an idle child looks whether its parent is still there
 
 
 def start() -> None:
     """Fork the child. The `etl` program does so before it loads its libraries (no thread runs yet,
     and the child does not inherit polars); a long-lived caller once matplotlib is loaded (etl.cli).
-    `stop` ends it."""
-    global _child
-    stop()
-    try:
-        _child = _Drawer()
-    except OSError:  # no process to be had (a limit on processes): everything is drawn here
-        _child = None
+    `stop` ends it. Without a process to be had, everything is drawn here."""
+    _child.start()
 
 
 def stop() -> None:
-    global _child
-    drawer, _child = _child, None
-    if drawer is not None:
-        drawer.stop()
+    _child.stop()
 
 
 def running() -> bool:
-    return _child is not None
+    return _child.held is not None
 
 
 def ask(*pictures: tuple[str, tuple]) -> None:
     """Have the child start drawing these pictures, each (name, args), now: nothing without a child,
     or while it still draws what it was asked before (see `_Drawer.ask`)."""
-    if _child is not None:
-        _child.ask(pictures)
+    if _child.held is not None:
+        _child.held.ask(pictures)
 
 
 def result(name: str, *args: Any) -> Any:
     """Chart `name` of `args`: the child's when it was asked for, or when the child is free now; else
     drawn here. Raises as drawing it here does: charts.ChartError when a label has a character the
     font lacks."""
-    global _child
-    if _child is not None:
-        kind, value = _child.result(name, args)
+    if _child.held is not None:
+        kind, value = _child.held.result(name, args)
         if kind == "done":
             return value
         if kind == "error":
             raise charts.ChartError(value)
         if kind != "here":  # too slow, or gone, or broken: everything is drawn here from now on
             _child.stop()
-            _child = None
     return PICTURES[name](*args)
 
 
@@ -146,29 +135,24 @@ class _Drawer:
         self.child.join(5)
 
 
-_child: _Drawer | None = None
+_child = children.Slot(_Drawer)
 
 
 def _serve(conn, parent: int) -> None:
     """In the child (etl.shared.children): load matplotlib, then draw each chart asked for and send it
-    back (or why not), until the parent closes its end or is gone. An idle child also looks every
-    second whether its parent is still there (a sibling process may hold a copy of the parent's end)."""
+    back, or why not (`children.serve`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to report; it ends this child
     os.nice(10)  # behind the command and a PDF's reader, which the command waits for sooner
     try:
         charts._matplotlib()
     except charts.ChartError:
         pass  # each chart then says so
-    try:
-        while True:
-            if not conn.poll(_WATCH_SECONDS):
-                if os.getppid() != parent:
-                    return
-                continue
-            for key, name, args in pickle.loads(conn.recv_bytes()):  # read whole before any answer
-                conn.send((key, *_drawn(name, args)))
-    except (EOFError, OSError):
-        return
+    children.serve(conn, parent, _draw)
+
+
+def _draw(conn, request: bytes) -> None:
+    for key, name, args in pickle.loads(request):  # the whole request was read before any answer
+        conn.send((key, *_drawn(name, args)))
 
 
 def _drawn(name: str, args: tuple) -> tuple[str, Any]:

@@ -43,6 +43,46 @@ def _run(target: Callable[..., None], conn: Connection, parents: Connection, arg
     target(conn, *args)
 
 
+WATCH_SECONDS = 1.0  # how often an idle serving child looks whether its parent is still there
+
+
+def serve(conn: Connection, parent: int, handle: Callable[[Connection, bytes], None]) -> None:
+    """In a child that answers requests (the drawer, the helper): hand each request, read whole, to
+    `handle`, which answers on `conn`, until the parent closes its end or is gone. An idle child looks
+    every second whether its parent is still there: a sibling forked after it (a PDF's reader) holds
+    a copy of the parent's end, so that the end of the pipe alone would not tell it."""
+    try:
+        while True:
+            if not conn.poll(WATCH_SECONDS):
+                if os.getppid() != parent:
+                    return
+                continue
+            handle(conn, conn.recv_bytes())
+    except (EOFError, OSError):
+        return
+
+
+class Slot:
+    """Where a command keeps its one child of a kind: `start` forks a new one (ending the one before),
+    `stop` ends it. `held` is None when none runs: never started, stopped, lost, or no process could be
+    had (a limit on processes); the child's work is then done in the command."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make, self.held = make, None
+
+    def start(self) -> None:
+        self.stop()
+        try:
+            self.held = self.make()
+        except OSError:
+            self.held = None
+
+    def stop(self) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            held.stop()
+
+
 # ── the helper: module-level functions run in a child, beside the command ───────────────────────
 #
 # `etl build` forks the helper before it loads its libraries and hands it frictionless' checks (the
@@ -64,7 +104,6 @@ def _run(target: Callable[..., None], conn: Connection, parents: Connection, arg
 
 MAX_SECONDS = 30  # for the helper's answer; frictionless' checks of the document take well under 1 s
 MAX_REQUEST = 64 * 2**10
-_WATCH_SECONDS = 1.0
 
 
 class Pending:
@@ -89,31 +128,25 @@ class Pending:
 def start_helper() -> None:
     """Fork the helper (the `etl` program does so before it loads its libraries: no thread runs yet,
     and the child inherits none of them). `stop_helper` ends it."""
-    global _helper
-    stop_helper()
-    try:
-        _helper = _Helper()
-    except OSError:  # no process to be had (a limit on processes): everything runs here
-        _helper = None
+    _helper.start()
 
 
 def stop_helper() -> None:
-    global _helper
-    helper, _helper = _helper, None
-    if helper is not None:
-        helper.stop()
+    _helper.stop()
 
 
 def helper_running() -> bool:
-    return _helper is not None
+    return _helper.held is not None
 
 
 def beside(fn: Callable[..., Any], *args: Any) -> Pending:
     """Start `fn(*args)` in the helper now when one runs and is idle; `.result()` gives its value.
     `fn` must be a module's own function whose module loads without polars (the helper has none)."""
-    if _helper is None:
+    if _helper.held is not None and _helper.held.lost:  # stuck or gone: every later call runs here
+        _helper.stop()
+    if _helper.held is None:
         return Pending(fn, args)
-    return Pending(fn, args, *_helper.send(fn, args))
+    return Pending(fn, args, *_helper.held.send(fn, args))
 
 
 class _Helper:
@@ -180,22 +213,13 @@ class _Helper:
         self.child.join(5)
 
 
-_helper: _Helper | None = None
+_helper = Slot(_Helper)
 
 
 def _help(conn: Connection, parent: int) -> None:
-    """In the helper: run each call sent and send back its answer, until the parent closes its end or
-    is gone (looked at every second while idle: a sibling may hold a copy of the parent's end)."""
+    """In the helper: run each call sent and send back its answer (`serve`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the command's to report; it ends this child
-    try:
-        while True:
-            if not conn.poll(_WATCH_SECONDS):
-                if os.getppid() != parent:
-                    return
-                continue
-            conn.send_bytes(_answer(conn.recv_bytes()))  # the whole call is read before any answer
-    except (EOFError, OSError):
-        return
+    serve(conn, parent, lambda conn, request: conn.send_bytes(_answer(request)))
 
 
 def _answer(request: bytes) -> bytes:

@@ -1,6 +1,6 @@
-"""The helper process of a build (etl.shared.children.beside): frictionless' checks run beside `etl`,
-which then never loads frictionless itself; and every way the helper can fail ends in the same call
-run here, with the same result."""
+"""The children forked beside `etl` (etl.shared.children): the build's helper (`beside`), which runs
+frictionless' checks so that `etl` never loads frictionless itself, and every way it can fail ends in
+the same call run here, with the same result; and what every serving child does, the drawer too."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def stuck_elsewhere(pid: int) -> str:
 def test_a_call_runs_in_the_helper_and_gives_its_value() -> None:
     children.start_helper()
     assert children.helper_running()
-    helper = children._helper.child.pid
+    helper = children._helper.held.child.pid
     assert children.beside(where).result() == helper
     assert children.beside(echo, {"名称": ["郡山市", 1]}).result() == {"名称": ["郡山市", 1]}
 
@@ -115,9 +115,10 @@ def test_large_answers_come_through_without_a_deadlock() -> None:
 def test_a_helper_that_dies_leaves_the_call_run_here() -> None:
     children.start_helper()
     pending = children.beside(stuck_elsewhere, os.getpid())
-    children._helper.child.kill()
+    children._helper.held.child.kill()
     assert pending.result() == "run here"
     assert children.beside(where).result() == os.getpid()  # not asked again
+    assert not children.helper_running()
 
 
 def test_a_helper_that_does_not_answer_in_time_is_stopped(monkeypatch) -> None:
@@ -126,35 +127,61 @@ def test_a_helper_that_does_not_answer_in_time_is_stopped(monkeypatch) -> None:
     started = time.monotonic()
     assert children.beside(stuck_elsewhere, os.getpid()).result() == "run here"
     assert time.monotonic() - started < 10
-    assert not children._helper.child.is_alive()
+    assert not children._helper.held.child.is_alive()
+    assert children.beside(where).result() == os.getpid() and not children.helper_running()
 
 
-def test_ctrl_c_is_the_commands_to_report() -> None:
+def _helper_at_work():
     children.start_helper()
-    child = children._helper.child
-    time.sleep(0.3)  # the helper has set its handler
-    os.kill(child.pid, signal.SIGINT)
-    child.join(1)
-    assert child.is_alive()
-    assert children.beside(where).result() == child.pid
+    return children._helper.held.child, lambda: children.beside(where).result() == children._helper.held.child.pid
 
 
-def test_a_helper_whose_parent_has_gone_ends() -> None:
-    """Were `etl` killed while a sibling (a PDF's reader) still holds a copy of its end of the pipe,
-    the helper would never read the pipe's end: it looks whether its parent is there, and leaves."""
+def _drawer_at_work():
+    from etl.report import charts, drawer
+
+    charts._matplotlib()
+    drawer.start()
+    small = (["人事"], ["官"], {("人事", "官"): 2})
+    return drawer._child.held.child, lambda: drawer.result("counts_chart", *small) == charts.counts_chart(*small)
+
+
+@pytest.mark.parametrize("at_work", [_helper_at_work, _drawer_at_work], ids=["helper", "drawer"])
+def test_ctrl_c_is_the_commands_to_report(at_work) -> None:
+    """Ctrl-C reaches the whole process group: a serving child ignores it (no traceback of its own on
+    the terminal) and goes on; the command reports the interruption and ends it."""
+    from etl.report import drawer
+
+    child, works = at_work()
+    try:
+        time.sleep(0.3)  # the child has set its handler
+        os.kill(child.pid, signal.SIGINT)
+        child.join(1)
+        assert child.is_alive()
+        assert works()
+    finally:
+        drawer.stop()
+
+
+@pytest.mark.parametrize("start, pid", [
+    ("from etl.shared import children; children.start_helper()", "children._helper.held.child.pid"),
+    ("from etl.report import drawer; drawer.start()", "drawer._child.held.child.pid"),
+], ids=["helper", "drawer"])
+def test_a_child_whose_parent_has_gone_ends(start: str, pid: str) -> None:
+    """Were `etl` killed while a sibling (a PDF's reader) still holds a copy of its end of the pipe, a
+    serving child would never read the pipe's end: it looks whether its parent is there, and leaves."""
     script = ("import os, sys, time\n"
-              "from etl.shared import children\n"
-              "children.start_helper()\n"
+              f"{start}\n"
               "sibling = os.fork()\n"
               "if sibling == 0:\n"
-              "    time.sleep(60)\n"
+              "    time.sleep(60)\n"  # holding the parent's end of the pipe
               "    os._exit(0)\n"
-              "print(children._helper.child.pid, sibling, flush=True)\n"
-              "os._exit(0)\n")
+              f"print({pid}, sibling, flush=True)\n"
+              "os._exit(0)\n")  # the parent gone without a word
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
     child, sibling = (int(n) for n in process.stdout.readline().split())
     process.wait(30)
     try:
+        assert _running(sibling)
         deadline = time.monotonic() + 15
         while _running(child) and time.monotonic() < deadline:
             time.sleep(0.1)
