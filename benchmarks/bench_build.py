@@ -1,6 +1,6 @@
 """How long `etl build` of the real document takes, against the cost of importing its libraries.
 
-Run: .venv/bin/python benchmarks/bench_build.py [repeats]. Prints, side by side in one run:
+Run: .venv-test/bin/python benchmarks/bench_build.py [repeats]. Prints, side by side in one run:
 
 1. the wall time of `python -c "import polars, pandera.polars, frictionless, pyarrow.parquet"` and
    of `etl build` of the real document into an empty catalog, each as a new process, interleaved

@@ -1,7 +1,7 @@
 """Time the PDF path: making each facsimile, reading its lines, a whole build, and a build against the
 import floor.
 
-Run: .venv/bin/python benchmarks/bench_pdf.py [repeats]. Prints median and best wall times; nothing
+Run: .venv-test/bin/python benchmarks/bench_pdf.py [repeats]. Prints median and best wall times; nothing
 here is asserted. The Chromium facsimile needs Debian's chromium (tests/browser.py), the ruled one
 WeasyPrint (a test dependency).
 
@@ -9,8 +9,10 @@ The side-by-side part runs, as new processes and interleaved (so that a busy mac
 alike), `python -c "import polars, pandera.polars, frictionless, pyarrow.parquet, pdfplumber,
 pypdfium2"` (ending with gc.freeze(), as `etl` does) and `etl build` of each PDF into an empty
 catalog, and prints the ratio build / imports: the aim is at most 1.6. The package's own modules are
-compiled first, as an installed package's are. `--python PATH` times another interpreter's `etl`
-as well (e.g. an install without the test extras).
+compiled first, as an installed package's are. It times the `etl` of `.venv/` (where `python3
+tasks.py build` runs it: the package's own dependencies only) when there is one, else this
+interpreter's; `--python PATH` times another interpreter's `etl` as well (e.g.
+`.venv-test/bin/python`, where pandera loads hypothesis at its first check).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import facsimile_ruled
 from etl import pipeline
 from etl.source.pdf import read_lines
 
+MAIN_JOB = REPO / ".venv" / "bin" / "python"  # the environment of `python3 tasks.py build`
 IMPORTS = "import polars, pandera.polars, frictionless, pyarrow.parquet, pdfplumber, pypdfium2; import gc; gc.freeze()"
 
 
@@ -99,14 +102,13 @@ def side_by_side(pdfs: dict[str, Path], repeats: int, python: str = sys.executab
 
 def main(argv: list[str]) -> None:
     repeats = int(argv[0]) if argv and argv[0].isdigit() else 3
-    # --python PATH: also time the builds of a second interpreter, e.g. a venv where the package is
-    # installed without its test extras (`python -m venv V && V/bin/pip install .`): there pandera
-    # does not load hypothesis at its first check (~0.1 s), as it does in .venv.
-    others = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--python"]
+    # --python PATH: also time the builds of another interpreter, e.g. .venv-test/bin/python, where
+    # the test extras are installed and pandera loads hypothesis at its first check (~0.1 s).
+    pythons = [str(MAIN_JOB) if MAIN_JOB.exists() else sys.executable]
+    pythons += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--python"]
     with tempfile.TemporaryDirectory() as tmp:
         pdfs = in_process(Path(tmp), repeats)
-        side_by_side(pdfs, repeats)
-        for python in others:
+        for python in pythons:
             side_by_side(pdfs, repeats, python)
 
 

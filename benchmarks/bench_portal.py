@@ -1,6 +1,6 @@
 """`etl publish` of editions k = 1…10 against the real CKAN of the test suite: calls, bytes, wall time.
 
-Run: .venv/bin/python benchmarks/bench_portal.py [editions] [--old REV]
+Run: .venv-test/bin/python benchmarks/bench_portal.py [editions] [--old REV]
 
 Starts the test suite's CKAN 2.12 + PostgreSQL stack (tests/ckan_stack.py), builds `editions`
 synthetic consecutive editions of the real document (tests/test_editions.py makes them) into a

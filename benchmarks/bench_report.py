@@ -1,6 +1,6 @@
 """What the HTML report costs beyond the build: `etl build --dry-run` with and without `--html`.
 
-Run: .venv/bin/python benchmarks/bench_report.py [repeats]. For the real text and for a PDF facsimile
+Run: .venv-test/bin/python benchmarks/bench_report.py [repeats]. For the real text and for a PDF facsimile
 of it with one misprinted total (a failing build, so the page has a failure, its source lines and
 for the PDF its crops), the builds run twice over, and the medians are printed with the page's cost:
 the median difference of each build with the page and the build without it just before it:

@@ -1,7 +1,7 @@
 """Time the containment and limit checks of etl.shared.safety: their cost on the real release, and how fast
 hostile files at the limits are refused.
 
-Run: .venv/bin/python benchmarks/bench_safety.py [repeats]. Prints median wall times; nothing is asserted.
+Run: .venv-test/bin/python benchmarks/bench_safety.py [repeats]. Prints median wall times; nothing is asserted.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Publish the real release to CKAN releases other than the test suite's 2.12, and say what works.
 
-    .venv/bin/python tools/ckan_versions.py [VERSION ...]      (default: 2.10.11 2.11.6 2.12.0)
+    .venv-test/bin/python tools/ckan_versions.py [VERSION ...]      (default: 2.10.11 2.11.6 2.12.0)
 
 For each version, the test suite's stack (tests/ckan_stack.py: PostgreSQL, the Solr stand-in, CKAN
 from PyPI in `.venv-ckan-<version>/`, built once) is started on loopback, first with the DataStore
