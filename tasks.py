@@ -35,16 +35,16 @@ def _stamp(extras: str) -> str:
 
 def ensure_env(kind: str) -> Path:
     """Create the environment of `kind` ("run" or "test") and install the package into it, unless
-    it is current; its bin folder. An environment installed with other extras (or before the extras
-    were recorded: `.venv` used to have the test extras) is made afresh, since pip would leave the
-    other packages in place."""
+    it is current; its bin folder. An environment whose extras are not known to be these (another
+    job's, none recorded as `.venv` had the test extras before, or no stamp at all: an install cut
+    short, or one made by hand) is made afresh, since pip would leave other packages in place."""
     env, extras = ENVS[kind]
     stamp = env / STAMP_NAME
     recorded = stamp.read_text() if stamp.exists() else None
     if recorded == _stamp(extras):
         return bin_dir(env)
-    if recorded is not None and recorded.partition(" ")[2] != f"extras={extras}":
-        print(f"tasks: {env.name} was installed with other extras; making it afresh", file=sys.stderr)
+    if env.exists() and (recorded is None or recorded.partition(" ")[2] != f"extras={extras}"):
+        print(f"tasks: {env.name} may hold other packages than its job's; making it afresh", file=sys.stderr)
         shutil.rmtree(env)
     if not (bin_dir(env) / "python").exists():
         print(f"tasks: creating virtual environment in {env.name}", file=sys.stderr)

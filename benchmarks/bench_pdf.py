@@ -106,6 +106,7 @@ def main(argv: list[str]) -> None:
     # the test extras are installed and pandera loads hypothesis at its first check (~0.1 s).
     pythons = [str(MAIN_JOB) if MAIN_JOB.exists() else sys.executable]
     pythons += [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--python"]
+    pythons = list(dict.fromkeys(str(Path(p).absolute()) for p in pythons))  # each interpreter once
     with tempfile.TemporaryDirectory() as tmp:
         pdfs = in_process(Path(tmp), repeats)
         for python in pythons:

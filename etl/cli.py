@@ -173,11 +173,12 @@ def _build(args: argparse.Namespace) -> int:
     args.selected = None if args.raw else registry.selection_note(Path("raw"), raw)
     if args.selected:
         print(f"etl build: {args.selected}", file=sys.stderr)
-    # The page's charts and a PDF's reader start in processes of their own now, so that they load
-    # matplotlib and read while this one loads the libraries (about 1 s); the pipeline takes the
-    # PDF's lines only once the registry has verified the bytes. The drawer is forked first, so that
-    # it holds no copy of the reader's pipe (the reader holds one of the drawer's: see
-    # etl.report.drawer for why that does no harm).
+    # The page's charts, frictionless' checks and a PDF's reader start in processes of their own now,
+    # so that they load matplotlib and frictionless and read while this one loads the libraries
+    # (about 1 s); the pipeline takes the PDF's lines only once the registry has verified the bytes.
+    # Each child forked later holds a copy of the pipes of those forked before it (the reader of
+    # both); the drawer and the helper therefore also watch whether their parent is there
+    # (etl.shared.children.serve).
     try:
         if args.html:
             _start_drawing()

@@ -266,3 +266,39 @@ def test_bytes_that_differ_from_the_file_checked_early_are_refused(tmp_path: Pat
     changed = document.read_bytes().replace("郡山市".encode(), "福島市".encode(), 1)
     with pytest.raises(RegistrationError, match="changed while it was being read"):
         registry.verify(document, changed)
+
+
+def _checked_early(document: Path) -> None:
+    """The helper's check of `document` started, and its answer sent (not yet read)."""
+    children.start_helper()
+    registry.start_checking(document)
+    assert registry._early[2].helper is not None
+    assert children._helper.held.conn.poll(30)
+
+
+def test_a_file_restored_after_the_early_check_is_accepted(tmp_path: Path) -> None:
+    """The early check ran before the build read the file: a file cut short then and complete when
+    read is judged on what is there now (checked again here), as without an early check."""
+    document = _registered(tmp_path)
+    whole = document.read_bytes()
+    document.write_bytes(whole[: len(whole) // 2])
+    _checked_early(document)
+    document.write_bytes(whole)
+    assert registry.verify(document, whole).startswith(f"{len(whole)} bytes, sha256:")
+
+
+def test_a_file_damaged_after_the_early_check_is_said_not_to_match(tmp_path: Path) -> None:
+    """And a file complete when checked early but damaged for good when read is refused as not
+    matching its record (restore it), not as changing while it was read (run again)."""
+    document = _registered(tmp_path)
+    whole = document.read_bytes()
+    _checked_early(document)
+    document.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(RegistrationError, match="does not match its record"):
+        registry.verify(document, document.read_bytes())
+
+
+@pytest.mark.parametrize("path", ["x" * 300 + "/document.txt", "raw/doc\0ument.txt"], ids=["too-long", "nul"])
+def test_a_path_that_cannot_be_read_is_left_for_the_build_to_refuse(path: str) -> None:
+    registry.start_checking(Path(path))
+    assert registry._early is None

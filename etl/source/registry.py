@@ -73,9 +73,10 @@ def verify(path: Path, data: bytes, allow_unregistered: bool = False) -> str | N
             "(to check an unregistered file without publishing it, add --dry-run)."
         )
     _check_record(path, record)
-    on_disk = _on_disk(path, record)  # also proves the record is a valid data package
     read = _describe_bytes(data)
-    if (_fingerprint(read) != _fingerprint(record)) != bool(on_disk):  # the file changed under us
+    differs = _fingerprint(read) != _fingerprint(record)
+    on_disk = _on_disk(path, record, differs)  # also proves the record is a valid data package
+    if differs != bool(on_disk):  # the file changed under us
         raise RegistrationError(f"{path} changed while it was being read (another program is writing it). "
                                 "Run the build again once the file is complete.")
     if on_disk:
@@ -121,7 +122,8 @@ def start_checking(path: Path) -> None:
     """Have frictionless check the file at `path` against its record now, in the helper process
     (etl.shared.children.beside), while `etl build` loads its libraries: `verify` takes the answer
     when it checks the same file against the same record. Nothing is concluded here: a link, a file
-    without a usable record, or a manifest that cannot be read is left for `verify` to refuse."""
+    without a usable record, a manifest or a path that cannot be read is left for the build to
+    refuse in its turn, with its own words (and its report)."""
     global _early
     _early = None
     path = Path(path)
@@ -131,7 +133,7 @@ def start_checking(path: Path) -> None:
         if record is None:
             return
         _check_record(path, record)
-    except EtlError:
+    except (EtlError, OSError, ValueError):  # ValueError: a path that the system cannot take (a NUL)
         return
     _early = (path, record, children.beside(_frictionless_errors, path, record))
 
@@ -139,13 +141,17 @@ def start_checking(path: Path) -> None:
 _early: tuple[Path, dict[str, Any], children.Pending] | None = None
 
 
-def _on_disk(path: Path, record: dict[str, Any]) -> list[str]:
+def _on_disk(path: Path, record: dict[str, Any], differs: bool) -> list[str]:
     """frictionless' errors for the file on disk: the early check's, when it was of this file and
-    this record; else checked now."""
+    this record and agrees with the bytes read (`differs`: they are not the recorded ones); else
+    checked now, after the read, as without an early check. The early check ran before the read:
+    a file changed in between (restored, or damaged for good) is judged on what is there now."""
     global _early
     early, _early = _early, None
     if early is not None and early[:2] == (path, record):
-        return early[2].result()
+        errors = early[2].result()
+        if bool(errors) == differs:
+            return errors
     return _frictionless_errors(path, record)
 
 
