@@ -29,7 +29,7 @@ from etl.shared import children
 
 PICTURES = {"counts_chart": charts.counts_chart, "budget_chart": charts.budget_chart}
 MAX_SECONDS = 30  # for the child's answer; the document's charts take about 0.1 s each
-MAX_REQUEST = 64 * 2**10  # bytes of one request: a pipe holds more, so sending it never waits
+MAX_REQUEST = children.MAX_REQUEST  # bytes of one request: a pipe holds more, so sending it never waits
 
 
 def start() -> None:

@@ -87,7 +87,7 @@ class Slot:
 #
 # `etl build` forks the helper before it loads its libraries and hands it frictionless' checks (the
 # registry's record of the document, each staged release's datapackage.json): the helper loads
-# frictionless (its first use costs about 0.25 s) on the other core while the build loads polars
+# frictionless (its import and first use cost about 0.25 s) on the other core while the build loads polars
 # and pandera, and checks a staged descriptor while the build reads the staged files back. The
 # build never loads frictionless itself then.
 #
@@ -103,7 +103,7 @@ class Slot:
 # helper also looks every second whether its parent is still there.
 
 MAX_SECONDS = 30  # for the helper's answer; frictionless' checks of the document take well under 1 s
-MAX_REQUEST = 64 * 2**10
+MAX_REQUEST = 64 * 2**10  # bytes of one request to a serving child: a pipe holds more, so a send never waits
 
 
 class Pending:
